@@ -1,0 +1,61 @@
+"""Gunicorn settings for the hotline's web process.
+
+    gunicorn -c config/gunicorn.conf.py 'hotline:create_app()'
+
+Environment: PORT (set by hosting platforms: listen on 0.0.0.0:$PORT; unset: 127.0.0.1:5000) and
+WEB_CONCURRENCY (worker processes; default 2 x cores + 1, at most 8). A `--bind` on the command
+line wins over PORT. The app's own settings are read by hotline/settings.py, not here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def _bind() -> list[str]:
+    port = os.environ.get("PORT", "").strip()
+    if port:
+        # A platform that sets PORT routes outside traffic to it through its own proxy.
+        return [f"0.0.0.0:{port}"]  # noqa: S104
+    return ["127.0.0.1:5000"]
+
+
+def _workers() -> int:
+    raw = os.environ.get("WEB_CONCURRENCY", "").strip()
+    if raw:
+        return max(1, int(raw))
+    # Each worker holds its own database pool: beyond 8 per host, add hosts, not workers.
+    return min(2 * (os.cpu_count() or 1) + 1, 8)
+
+
+bind = _bind()
+workers = _workers()
+worker_class = "sync"  # webhooks are short; put a buffering proxy (or the platform's) in front
+
+# Twilio gives up on a webhook after 15 s and plays its error message (then the Fallback URL):
+# a request still running by then helps no caller, so the worker is recycled instead.
+timeout = 15
+# On SIGTERM (deploys, Ctrl-C in ./dev run) finish the requests in flight: at most 15 s each.
+graceful_timeout = 20
+keepalive = 5  # the proxy's idle connections outlive gunicorn's default 2 s
+# Recycle workers now and then so that a slow leak can never take the hotline down.
+max_requests = 2000
+max_requests_jitter = 200
+
+# Logs go to stdout/stderr, where the platform (or ./dev run) collects them.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
+# Method, path, status, size and time only. Never %(r)s or %(q)s (the query string may carry call
+# state), %(f)s (a referer carries a query string too), or any header or form value: nothing that
+# could hold a phone number reaches a log line. %(U)s is the path without its query string.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    """Mask phone-like digits in gunicorn's own error log (its messages may quote a request)."""
+    from hotline.logs import RedactingFilter
+
+    error_log: logging.Logger = server.log.error_log
+    error_log.addFilter(RedactingFilter())

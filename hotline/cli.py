@@ -1,0 +1,165 @@
+"""The `hotline` command: database, flows, roster, users, workers and a call simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .settings import DEFAULT_FLOWS_DIR, Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    """Create or migrate the database schema."""
+    from .migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    """Autogenerate a migration from the models (developers only)."""
+    from .migrate import revision
+
+    revision(_settings().database_url, args.message)
+    return 0
+
+
+def cmd_flows_check(args: argparse.Namespace) -> int:
+    """Validate every flow file; print each problem with its file and node."""
+    from .ivr.loader import check_directory
+
+    directory = Path(args.directory) if args.directory else DEFAULT_FLOWS_DIR
+    if not directory.is_dir():
+        print(f"{directory}: not a directory", file=sys.stderr)
+        return 2
+    problems = check_directory(directory)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    print(f"{directory}: all flows are valid")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Walk a call through the running hotline, printing what the caller hears."""
+    from .simulate import Heard, SimulatedCall, scripted
+
+    settings = _settings()
+    base_url = (args.url or settings.public_base_url).rstrip("/")
+    call = SimulatedCall(base_url, settings.twilio_auth_token, caller=args.caller)
+
+    def interactive(gather: Heard) -> str | None:
+        try:
+            key = input("  press a key (Enter for silence) > ").strip()
+        except EOFError:
+            return None
+        return key or None
+
+    keys = scripted([k or None for k in args.keys.split(",")]) if args.keys else interactive
+    printed = 0
+
+    def show_new() -> None:
+        nonlocal printed
+        for heard in call.heard[printed:]:
+            if heard.kind == "say":
+                print(f"  [{heard.attrs.get('language', '')}] {heard.text}")
+            elif heard.kind == "play":
+                print(f"  [recording] {heard.text}")
+            elif heard.kind == "hangup":
+                print("  -- the hotline hangs up --")
+            elif heard.kind == "dial":
+                print("  -- ringing a volunteer --")
+        printed = len(call.heard)
+
+    def keys_with_echo(gather: Heard) -> str | None:
+        show_new()
+        key = keys(gather)
+        if args.keys:
+            print(f"  > {key if key else '(silence)'}")
+        return key
+
+    print(f"Calling {base_url}/twilio/voice as a simulated caller (CallSid {call.call_sid})")
+    try:
+        call.run(keys_with_echo)
+    except OSError as error:
+        print(f"cannot reach the hotline at {base_url}: {error}", file=sys.stderr)
+        return 1
+    show_new()
+    refused = [e for e in call.exchanges if e.status >= 400]
+    for exchange in refused:
+        print(f"  !! {exchange.url} answered {exchange.status}", file=sys.stderr)
+    return 1 if refused else 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run an RQ worker (with its scheduler) for the hotline's queues."""
+    from workers.runner import run_worker
+
+    return run_worker(_settings(), burst=args.burst)
+
+
+def cmd_keys_new(_args: argparse.Namespace) -> int:
+    """Print fresh secrets for SECRET_KEY, PSEUDONYM_KEY and CALLBACK_ENCRYPTION_KEYS."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    print(f"SECRET_KEY={secrets.token_urlsafe(48)}")
+    print(f"PSEUDONYM_KEY={secrets.token_urlsafe(48)}")
+    print(f"CALLBACK_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+    rev = db.add_parser("revision", help="autogenerate a migration (developers)")
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(func=cmd_db_revision)
+
+    flows = sub.add_parser("flows", help="IVR flows").add_subparsers(dest="flows_command", required=True)
+    check = flows.add_parser("check", help="validate the flow files")
+    check.add_argument("directory", nargs="?", help="default: the project's ivr_flows/")
+    check.set_defaults(func=cmd_flows_check)
+
+    sim = sub.add_parser("simulate", help="walk a call through the running hotline")
+    sim.add_argument("--keys", help="scripted keys, e.g. 2,1 (an empty item is silence)")
+    sim.add_argument("--url", help="the hotline's base URL (default: PUBLIC_BASE_URL)")
+    sim.add_argument("--caller", default="+77010000000", help="the simulated caller's number")
+    sim.set_defaults(func=cmd_simulate)
+
+    worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+
+    keys = sub.add_parser("keys", help="secrets").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("new", help="print fresh secrets for the environment").set_defaults(
+        func=cmd_keys_new
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Database access: one engine per app, one session per request (or per job), SQLAlchemy 2 style."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """The engine and session factory for one database URL."""
+
+    def __init__(self, url: str, connect_timeout: float = 3.0) -> None:
+        self.url = url
+        self.engine = make_engine(url, connect_timeout)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str, connect_timeout: float = 3.0) -> Engine:
+    """Create an engine tuned for webhooks: fail fast when the database is down."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": connect_timeout, "check_same_thread": False}
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets gunicorn's processes read while one writes; foreign keys are off by default.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(connect_timeout * 1000)}")
+            cursor.close()
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        timeout_ms = int(connect_timeout * 1000)
+        kwargs["connect_args"] = {
+            "connect_timeout": max(1, int(connect_timeout)),
+            # A stuck query must not hold a webhook past Twilio's 15 s limit.
+            "options": f"-c statement_timeout={timeout_ms * 2} -c lock_timeout={timeout_ms}",
+        }
+        kwargs["pool_timeout"] = connect_timeout
+    return create_engine(url, **kwargs)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the database to the app and close each request's session when it ends."""
+    settings = app.config["SETTINGS"]
+    app.extensions["db"] = Database(settings.database_url, settings.db_timeout_seconds)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+def get_db() -> Database:
+    return current_app.extensions["db"]
+
+
+def get_session() -> Session:
+    """The current request's session, created on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessions()
+    return g.db_session

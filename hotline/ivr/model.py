@@ -1,0 +1,150 @@
+"""The IVR flow as data, and the steps the engine hands to the telephony edge.
+
+Pure Python: nothing here knows about Flask, Twilio, SQLAlchemy or Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+# Ids shared by flows, routing, the roster, call records and the dashboard: add one everywhere.
+LANGUAGES = ("kk", "ru", "en")
+TOPICS = ("violence", "trafficking", "labor")  # labor: unemployment and labor rights
+
+
+class NodeKind(StrEnum):
+    MESSAGE = "message"  # say a prompt, then go on to `next`
+    MENU = "menu"  # say a prompt and wait for one key
+    ROUTE = "route"  # hand the call to routing with a topic
+    HANGUP = "hangup"  # say a prompt (optional) and end the call
+
+
+@dataclass(frozen=True)
+class PromptText:
+    """One prompt in one language: recorded audio first, text-to-speech as the fallback."""
+
+    language: str
+    text: str
+    audio: str | None = None  # path relative to the flows directory
+    # What a borrowed voice (Voice.text_from) says when there is no recording. Needed where the
+    # borrowed language's text says something else, e.g. "for Kazakh press 1" in the language menu.
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt in every language of the flow, keyed by language code (kk, ru, en)."""
+
+    texts: dict[str, PromptText]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where a key (or silence, or a wrong key) takes the call."""
+
+    target: str  # node id
+    set_language: str | None = None
+    set_topic: str | None = None
+    prompt: Prompt | None = None  # said before entering target, e.g. "that key is not on the menu"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: NodeKind
+    prompt: Prompt | None = None
+    # Before the caller picked a language, say the prompt in every language of the flow in order.
+    all_languages: bool = False
+    next: str | None = None  # MESSAGE
+    options: dict[str, Transition] = field(default_factory=dict)  # MENU: key -> transition
+    repeat_keys: frozenset[str] = frozenset()  # MENU: keys that repeat the menu
+    timeout_seconds: int = 0  # MENU
+    max_retries: int = 0  # MENU: silences / wrong keys before `on_exhausted`
+    on_timeout: Prompt | None = None  # MENU: said before repeating after silence
+    on_invalid: Prompt | None = None  # MENU: said before repeating after a wrong key
+    on_exhausted: Transition | None = None  # MENU: the documented default after retries
+    topic: str | None = None  # ROUTE
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    source: Path
+    start: str
+    languages: tuple[str, ...]
+    default_language: str
+    nodes: dict[str, Node]
+    # How to speak each language when a prompt has no recording: {lang: Voice}
+    voices: dict[str, Voice]
+    variables: dict[str, str] = field(default_factory=dict)
+    # Nodes that code outside the graph enters by name (routing, the edge), e.g. nobody_available.
+    entry_points: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Text-to-speech settings for one language.
+
+    Twilio has no Kazakh voice, so Kazakh usually falls back to the Russian text spoken by a Russian
+    voice (`text_from: ru`): most Kazakh speakers understand Russian, while a Russian voice reading
+    Kazakh text mangles the letters Russian lacks.
+    """
+
+    tts_language: str  # e.g. ru-RU
+    voice: str  # e.g. Polly.Tatyana
+    text_from: str | None = None  # use this language's text when no recording exists
+
+
+# --- What the engine hands to the telephony edge -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One thing the caller hears: a recording if there is one, else text for text-to-speech."""
+
+    text: str
+    tts_language: str
+    voice: str
+    audio: str | None = None  # path relative to the flows directory
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What the IVR knows about a call; carried in signed action URLs, so any process serves it."""
+
+    language: str | None = None
+    topic: str | None = None
+    tries: int = 0  # silences and wrong keys at the current menu
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Wait for one key at `node_id`; silence after `timeout_seconds` comes back with no digits."""
+
+    node_id: str
+    timeout_seconds: int
+    num_digits: int = 1
+
+
+@dataclass(frozen=True)
+class RouteTo:
+    topic: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the caller hears next and where the call goes: exactly one of gather/route/hangup."""
+
+    utterances: tuple[Utterance, ...]
+    state: CallState
+    end: Gather | RouteTo | Hangup
+    # The anonymized IVR path this step adds: node ids, "menu:key" for a chosen key,
+    # "menu:timeout" / "menu:invalid" (never the keys pressed), "route:topic".
+    visited: tuple[str, ...] = ()

@@ -1,0 +1,53 @@
+"""Logging that can never carry a phone number, even by mistake."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+
+# Seven or more digits, optionally with +, spaces, dashes or brackets between them: anything that
+# could be a phone number is masked before a log line is written.
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def redact(text: str) -> str:
+    """Mask anything in `text` that looks like a phone number."""
+    return _PHONE_LIKE.sub("[redacted-number]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with phone-like digit runs masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exceptions are logged as type and redacted message only: a traceback's locals and
+            # reprs could hold a caller's number.
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} [{type(exc).__name__}: {redact(str(exc))}]"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
+def install_redaction(logger: logging.Logger | None = None) -> None:
+    """Attach the redacting filter to every handler of `logger` (the root logger by default)."""
+    logger = logger or logging.getLogger()
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+def init_app(app: Flask) -> None:
+    """Configure the hotline's loggers once per process."""
+    level = app.config["SETTINGS"].log_level
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hotline").setLevel(level)
+    install_redaction(root)
+    install_redaction(app.logger)

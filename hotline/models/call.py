@@ -1,0 +1,68 @@
+"""Anonymized call records: what happened on a call, never who called."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+
+
+class CallOutcome(str, Enum):
+    IN_MENU = "in_menu"  # still in the IVR (or the status callback never came)
+    ROUTING = "routing"  # handed to routing, ringing volunteers
+    CONNECTED = "connected"  # a volunteer accepted and was bridged
+    NOBODY_AVAILABLE = "nobody_available"  # nobody on shift / free
+    DECLINED_BY_ALL = "declined_by_all"
+    NO_ANSWER = "no_answer"
+    CALLBACK_REQUESTED = "callback_requested"
+    EMERGENCY_INFO = "emergency_info"  # the caller left after hearing the emergency numbers
+    ABANDONED_IN_MENU = "abandoned_in_menu"  # hung up before choosing a topic
+    ABANDONED_WAITING = "abandoned_waiting"  # hung up while volunteers were being rung
+    FAILED = "failed"  # Twilio could not complete the call
+
+
+class CallRecord(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC-SHA256 of the caller's E.164 number with PSEUDONYM_KEY; None when the number is withheld.
+    caller_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    caller_key_version: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Nodes and keys in order, e.g. ["greeting", "language:2", "topic:1", "route:violence"].
+    ivr_path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str] = mapped_column(String(32), default=CallOutcome.IN_MENU.value, index=True)
+    twilio_status: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    answered_by_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    attempts: Mapped[list[RingAttempt]] = relationship(
+        back_populates="call", order_by="RingAttempt.id", cascade="all, delete-orphan"
+    )
+
+
+class RingAttempt(Base):
+    """One volunteer rung for one call, with its outcome (accepted, declined, busy, no answer...)."""
+
+    __tablename__ = "ring_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+
+    call: Mapped[CallRecord] = relationship(back_populates="attempts")

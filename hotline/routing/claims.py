@@ -1,0 +1,145 @@
+"""Atomic volunteer claims in Redis, shared by every web process and worker.
+
+A volunteer is rung only by whoever holds their claim, so nobody rings for two calls at once. One
+key per volunteer, `hotline:claim:volunteer:<id>`, holding the owner: a call sid or a callback
+request id, never a phone number (keys and values show up in MONITOR, dumps and slow logs).
+
+Lifetimes (RoutingPolicy.ringing_claim_ttl / connected_claim_ttl):
+- claim for a ringing leg: ring timeout + whisper allowance (20 + 60 = 80 s by default), so a lost
+  Dial action frees the volunteer within a minute and a half;
+- when the volunteer presses 1: extend() to the call time limit + 60 s (the <Dial timeLimit>), so
+  the claim cannot lapse mid-call;
+- release() when the leg ends (Dial action or status callback); the TTL is only the safety net.
+
+The multi-key script assumes one Redis (with Sentinel for failover), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import NoScriptError
+
+KEY_PREFIX = "hotline:claim:volunteer:"
+# Keys per script call: the common case (a free volunteer near the top) is one round trip,
+# and a list of thousands never becomes one huge request.
+CHUNK_SIZE = 100
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{7,}$")
+
+
+def claim_key(volunteer_id: int) -> str:
+    """The Redis key of a volunteer's claim."""
+    return f"{KEY_PREFIX}{volunteer_id}"
+
+
+class _Script:
+    """A Lua script run by its SHA1, loaded again if Redis was restarted or flushed its cache."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, redis: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return redis.eval(self.source, len(keys), *keys, *args)
+
+
+# KEYS: claim keys in preference order; ARGV: owner, ttl seconds, how many to claim at most.
+# Returns the 1-based positions it claimed. Redis runs a script alone, so no interleaving.
+_CLAIM_FREE = _Script(
+    """
+local claimed = {}
+local limit = tonumber(ARGV[3])
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
+    claimed[#claimed + 1] = i
+    if #claimed >= limit then break end
+  end
+end
+return claimed
+"""
+)
+_RELEASE = _Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+_EXTEND = _Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+)
+
+
+def claim(redis: Redis, volunteer_id: int, owner: str, ttl_seconds: int) -> bool:
+    """Claim one volunteer for owner; False if someone (even this owner) already holds them."""
+    _check(owner, ttl_seconds)
+    return bool(redis.set(claim_key(volunteer_id), owner, nx=True, ex=ttl_seconds))
+
+
+def claim_free(
+    redis: Redis, ordered_ids: Sequence[int], owner: str, ttl_seconds: int, limit: int
+) -> list[int]:
+    """Claim up to `limit` free volunteers, first free first, in one round trip per 100 ids."""
+    _check(owner, ttl_seconds)
+    if limit < 1:
+        return []
+    claimed: list[int] = []
+    for start in range(0, len(ordered_ids), CHUNK_SIZE):
+        chunk = ordered_ids[start : start + CHUNK_SIZE]
+        positions = _CLAIM_FREE(
+            redis, [claim_key(i) for i in chunk], [owner, ttl_seconds, limit - len(claimed)]
+        )
+        claimed.extend(chunk[int(position) - 1] for position in positions)
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
+def claim_first_free(
+    redis: Redis, ordered_ids: Sequence[int], owner: str, ttl_seconds: int
+) -> int | None:
+    """Claim the first volunteer in order who is free; None when all are busy."""
+    claimed = claim_free(redis, ordered_ids, owner, ttl_seconds, limit=1)
+    return claimed[0] if claimed else None
+
+
+def release(redis: Redis, volunteer_id: int, owner: str) -> bool:
+    """Release a claim if owner holds it; False if it expired or belongs to someone else."""
+    return bool(_RELEASE(redis, [claim_key(volunteer_id)], [owner]))
+
+
+def extend(redis: Redis, volunteer_id: int, owner: str, ttl_seconds: int) -> bool:
+    """Reset the claim's lifetime to ttl_seconds if owner still holds it (on accept)."""
+    _check(owner, ttl_seconds)
+    return bool(_EXTEND(redis, [claim_key(volunteer_id)], [owner, ttl_seconds]))
+
+
+def force_release(redis: Redis, volunteer_id: int) -> bool:
+    """Free a volunteer whatever holds them: for a supervisor, never for call handling."""
+    return bool(redis.delete(claim_key(volunteer_id)))
+
+
+def claimed_ids(redis: Redis, ids: Iterable[int]) -> set[int]:
+    """Which of these volunteers are claimed right now, in one MGET."""
+    id_list = list(ids)
+    if not id_list:
+        return set()
+    values = redis.mget([claim_key(i) for i in id_list])
+    return {i for i, value in zip(id_list, values, strict=True) if value is not None}
+
+
+def _check(owner: str, ttl_seconds: int) -> None:
+    if not owner or len(owner) > 128 or _PHONE_LIKE.match(owner):
+        # Refused loudly: a number here would sit in Redis in plaintext.
+        raise ValueError("a claim owner is a call sid or request id, never a phone number")
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds < 1:
+        raise ValueError("ttl_seconds must be a whole number of seconds, at least 1")

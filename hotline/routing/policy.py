@@ -1,0 +1,281 @@
+"""Who should take a call: shifts, the routing policy, and the ordered list of volunteers to ring.
+
+Pure Python: nothing here knows about Flask, Twilio, SQLAlchemy or Redis.
+
+Ordering rule of pick_volunteers (most important first):
+1. language: everyone who speaks the caller's language, then (only after all of them) those who
+   speak the fallback language. A caller who chose Russian must hear Russian; the claim step skips
+   busy volunteers in list order, so the fallback is reached only when nobody who speaks the
+   caller's language is free.
+2. role: the topic's role order (violence: psychologist, then lawyer). A volunteer with several
+   roles ranks by the best of them.
+3. fairness: longest idle first (never had a call, then the oldest last_call_ended_at).
+4. id, so equal candidates always come out in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = ("lawyer", "psychologist", "social_worker")
+TOPICS = ("violence", "trafficking", "labor")
+LANGUAGES = ("kk", "ru", "en")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+MINUTES_PER_DAY = 24 * 60
+
+# Answering, hearing the whisper (topic, language) and pressing 1 takes a volunteer 15-30 s;
+# 60 s covers a repeat of the prompt. Added to the ring timeout for a ringing leg's claim.
+WHISPER_ALLOWANCE_SECONDS = 60
+# A released-never claim on a connected call outlives the call by this much, not more.
+CLAIM_MARGIN_SECONDS = 60
+
+DEFAULT_TOPIC_ROLES: Mapping[str, tuple[str, ...]] = {
+    "violence": ("psychologist", "lawyer"),
+    "trafficking": ("lawyer", "psychologist"),
+    "labor": ("lawyer",),
+}
+
+
+class Strategy(StrEnum):
+    SEQUENTIAL = "sequential"  # ring one volunteer at a time
+    SIMULTANEOUS = "simultaneous"  # ring up to simultaneous_max at once; the first to accept wins
+
+
+class RoutingPolicyError(Exception):
+    """The routing policy file is unreadable or invalid; the message names the file and fields."""
+
+
+@dataclass(frozen=True)
+class ShiftSpec:
+    """A shift in the hotline's time zone: weekly on `days`, or once on `date`.
+
+    Minutes since midnight; end may be 1440 ("24:00"); end < start crosses midnight and the shift
+    belongs to the day it starts on (a Friday 22:00-06:00 shift covers Saturday 03:00).
+    """
+
+    start: int
+    end: int
+    days: frozenset[str] | None = None
+    date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A volunteer as routing sees it: no name, no number."""
+
+    id: int
+    roles: frozenset[str]
+    topics: frozenset[str]
+    languages: frozenset[str]
+    shifts: tuple[ShiftSpec, ...] = ()
+    last_call_ended_at: datetime | None = None
+    active: bool = True
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    topic_roles: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_TOPIC_ROLES)
+    )
+    fallback_language: str | None = "ru"
+    strategy: Strategy = Strategy.SEQUENTIAL
+    simultaneous_max: int = 3
+    ring_timeout_seconds: int = 20
+    max_attempts: int = 3  # volunteers rung in total before the caller is offered a callback
+    call_time_limit_seconds: int = 14400  # Dial timeLimit; Twilio's default is 4 hours
+
+    def roles_for(self, topic: str) -> tuple[str, ...]:
+        """The roles that take calls on this topic, in the order they are tried."""
+        try:
+            return self.topic_roles[topic]
+        except KeyError:
+            raise ValueError(f"the routing policy has no topic {topic!r}") from None
+
+    def ring_batch_size(self, attempts_so_far: int) -> int:
+        """How many volunteers to ring next: 1 (sequential) or up to N, never past max_attempts."""
+        batch = 1 if self.strategy is Strategy.SEQUENTIAL else self.simultaneous_max
+        return max(0, min(batch, self.max_attempts - attempts_so_far))
+
+    @property
+    def ringing_claim_ttl(self) -> int:
+        """Seconds a claim lasts while the volunteer's phone rings and the whisper plays."""
+        return self.ring_timeout_seconds + WHISPER_ALLOWANCE_SECONDS
+
+    @property
+    def connected_claim_ttl(self) -> int:
+        """Seconds a claim lasts once the volunteer accepted (extend() to this)."""
+        return self.call_time_limit_seconds + CLAIM_MARGIN_SECONDS
+
+
+def on_shift(shifts: Iterable[ShiftSpec], at: datetime, tz: tzinfo) -> bool:
+    """Whether any of the shifts covers the instant `at` (aware), read on the wall clock in tz."""
+    if at.tzinfo is None:
+        raise ValueError("on_shift needs an aware datetime")
+    # Wall-clock comparison in the hotline's zone: shifts are what the volunteer's clock says,
+    # so a DST change shortens or lengthens a night shift by an hour instead of moving it.
+    local = at.astimezone(tz)
+    return _covers_any(shifts, local.date(), local.hour * 60 + local.minute)
+
+
+def _covers_any(shifts: Iterable[ShiftSpec], day: date, minute: int) -> bool:
+    return any(_covers(shift, day, minute) for shift in shifts)
+
+
+def _covers(shift: ShiftSpec, day: date, minute: int) -> bool:
+    if shift.start < shift.end:
+        return shift.start <= minute < shift.end and _starts_on(shift, day)
+    # Crosses midnight: the evening part belongs to today, the morning part to yesterday's shift.
+    if minute >= shift.start and _starts_on(shift, day):
+        return True
+    return minute < shift.end and _starts_on(shift, day - timedelta(days=1))
+
+
+def _starts_on(shift: ShiftSpec, day: date) -> bool:
+    if shift.date is not None:
+        return shift.date == day
+    return shift.days is not None and DAYS[day.weekday()] in shift.days
+
+
+def pick_volunteers(
+    candidates: Sequence[Candidate],
+    topic: str,
+    language: str | None,
+    now: datetime,
+    policy: RoutingPolicy,
+    exclude: Collection[int] = (),
+    *,
+    tz: tzinfo,
+) -> list[Candidate]:
+    """Everyone who may take this call now, best first (see the module docstring for the order).
+
+    The list is not cut to max_attempts: the claim step skips volunteers busy on other calls.
+    """
+    if now.tzinfo is None:
+        raise ValueError("pick_volunteers needs an aware datetime")
+    role_rank = {role: rank for rank, role in enumerate(policy.roles_for(topic))}
+    languages = [language] if language else []
+    if policy.fallback_language and policy.fallback_language != language:
+        languages.append(policy.fallback_language)
+    local = now.astimezone(tz)
+    day, minute = local.date(), local.hour * 60 + local.minute
+    excluded = set(exclude)
+
+    ranked: list[tuple[tuple[int, int, int, float, int], Candidate]] = []
+    for candidate in candidates:
+        # Cheap set checks first: with thousands of volunteers, the shift check is the costly one.
+        if not (candidate.active and candidate.available) or candidate.id in excluded:
+            continue
+        if topic not in candidate.topics:
+            continue
+        roles = [role_rank[role] for role in candidate.roles if role in role_rank]
+        if not roles:
+            continue
+        language_rank = next(
+            (rank for rank, lang in enumerate(languages) if lang in candidate.languages), None
+        )
+        if language_rank is None or not _covers_any(candidate.shifts, day, minute):
+            continue
+        ended = candidate.last_call_ended_at
+        idle = (0, 0.0) if ended is None else (1, ended.timestamp())
+        ranked.append(((language_rank, min(roles), *idle, candidate.id), candidate))
+    ranked.sort(key=lambda pair: pair[0])
+    return [candidate for _, candidate in ranked]
+
+
+def load_policy(path: str | Path) -> RoutingPolicy:
+    """Read and validate config/routing.yaml; errors name the file and every bad field."""
+    source = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RoutingPolicyError(f"{source}: cannot read the file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise RoutingPolicyError(f"{source}: not valid YAML ({exc})") from None
+    return parse_policy(data, source)
+
+
+_INT_FIELDS = {
+    # field: (minimum, maximum, why the bounds)
+    "simultaneous_max": (1, 10, "Twilio's <Dial> rings at most 10 numbers at once"),
+    "ring_timeout_seconds": (5, 60, "Twilio's minimum is 5; past 60 s every phone is in voicemail"),
+    "max_attempts": (1, 20, "a caller in crisis should not wait for more"),
+    "call_time_limit_seconds": (60, 86400, "Twilio's <Dial timeLimit> allows up to 24 hours"),
+}
+
+
+def parse_policy(data: Any, source: str = "routing policy") -> RoutingPolicy:
+    """Validate parsed YAML data into a RoutingPolicy; missing optional fields get defaults."""
+    problems: list[str] = []
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RoutingPolicyError(f"{source}: expected a mapping of settings at the top level")
+    allowed = {"topics", "fallback_language", "strategy", *_INT_FIELDS}
+    for key in sorted(set(data) - allowed, key=str):
+        problems.append(f"{key}: unknown setting (known: {', '.join(sorted(allowed))})")
+
+    topic_roles = _parse_topics(data.get("topics"), problems)
+    fallback = data.get("fallback_language", "ru")
+    if fallback is not None and fallback not in LANGUAGES:
+        problems.append(
+            f"fallback_language: {fallback!r} is not one of {', '.join(LANGUAGES)} (or null)"
+        )
+    strategy_raw = data.get("strategy", Strategy.SEQUENTIAL.value)
+    try:
+        strategy = Strategy(strategy_raw)
+    except ValueError:
+        problems.append(f"strategy: {strategy_raw!r} is not 'sequential' or 'simultaneous'")
+        strategy = Strategy.SEQUENTIAL
+    numbers: dict[str, int] = {}
+    for name, (low, high, why) in _INT_FIELDS.items():
+        value = data.get(name, getattr(RoutingPolicy, name))
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name}: expected a whole number, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{name}: {value} is outside {low}..{high} ({why})")
+        else:
+            numbers[name] = value
+    if problems:
+        raise RoutingPolicyError(f"{source}:\n  - " + "\n  - ".join(problems))
+    return RoutingPolicy(
+        topic_roles=topic_roles, fallback_language=fallback, strategy=strategy, **numbers
+    )
+
+
+def _parse_topics(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return dict(DEFAULT_TOPIC_ROLES)
+    if not isinstance(raw, dict):
+        problems.append("topics: expected a mapping of topic -> list of roles")
+        return {}
+    result: dict[str, tuple[str, ...]] = {}
+    for topic, roles in raw.items():
+        if topic not in TOPICS:
+            problems.append(f"topics.{topic}: unknown topic (known: {', '.join(TOPICS)})")
+            continue
+        if not isinstance(roles, list) or not roles:
+            problems.append(f"topics.{topic}: expected a non-empty list of roles")
+            continue
+        unknown = [role for role in roles if role not in ROLES]
+        if unknown:
+            problems.append(
+                f"topics.{topic}: unknown role(s) {', '.join(map(str, unknown))} "
+                f"(known: {', '.join(ROLES)})"
+            )
+        elif len(set(roles)) != len(roles):
+            problems.append(f"topics.{topic}: a role is listed twice")
+        else:
+            result[topic] = tuple(roles)
+    missing = [topic for topic in TOPICS if topic not in raw]
+    if missing:
+        # A topic the IVR offers but the policy lacks would leave its callers with nobody.
+        problems.append(f"topics: missing {', '.join(missing)} (every IVR topic needs roles)")
+    return result

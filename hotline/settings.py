@@ -1,0 +1,167 @@
+"""Typed settings: the only code in the project that reads the environment.
+
+Every value is validated once, at start-up, so a bad deploy fails loudly with a message that names
+the variable, instead of failing on the first call a survivor makes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FLOWS_DIR = PROJECT_ROOT / "ivr_flows"
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_SQLITE_URL = "sqlite:///var/hotline.db"
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class SettingsError(Exception):
+    """A missing or malformed environment variable; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    twilio_account_sid: str
+    twilio_auth_token: str
+    hotline_phone_number: str
+    public_base_url: str
+    secret_key: str
+    pseudonym_key: bytes
+    callback_encryption_keys: tuple[str, ...]
+    database_url: str = DEFAULT_SQLITE_URL
+    redis_url: str | None = None
+    pseudonym_key_version: int = 1
+    timezone: str = "Asia/Almaty"
+    twilio_api_base_url: str | None = None
+    flows_dir: Path = DEFAULT_FLOWS_DIR
+    config_dir: Path = DEFAULT_CONFIG_DIR
+    # Twilio hard-limits a webhook to 15 s; a database that is slower than this is treated as down.
+    db_timeout_seconds: float = 3.0
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings; raise SettingsError listing every problem at once."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required but not set (see README, Configuration)")
+            return value
+
+        account_sid = required("TWILIO_ACCOUNT_SID")
+        if account_sid and not account_sid.startswith("AC"):
+            problems.append("TWILIO_ACCOUNT_SID must start with 'AC' (Twilio console, Account Info)")
+        auth_token = required("TWILIO_AUTH_TOKEN")
+        phone = required("HOTLINE_PHONE_NUMBER")
+        if phone and not _E164.match(phone):
+            problems.append("HOTLINE_PHONE_NUMBER must be in E.164 form, like +77271234567")
+        base_url = required("PUBLIC_BASE_URL").rstrip("/")
+        if base_url and not re.match(r"^https?://[^/\s]+(/\S*)?$", base_url):
+            problems.append(
+                "PUBLIC_BASE_URL must be an absolute http(s) URL, like https://hotline.example.org"
+            )
+        secret_key = required("SECRET_KEY")
+        if secret_key and len(secret_key) < 16:
+            problems.append("SECRET_KEY must be at least 16 characters long")
+        pseudonym_key = required("PSEUDONYM_KEY")
+        if pseudonym_key and len(pseudonym_key) < 16:
+            problems.append("PSEUDONYM_KEY must be at least 16 characters long")
+        key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
+        raw_keys = required("CALLBACK_ENCRYPTION_KEYS")
+        callback_keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
+        for index, key in enumerate(callback_keys, start=1):
+            if not _is_fernet_key(key):
+                problems.append(
+                    f"CALLBACK_ENCRYPTION_KEYS: key {index} is not a Fernet key "
+                    "(32 url-safe base64 bytes; make one with `hotline keys new`)"
+                )
+        timezone = env.get("HOTLINE_TIMEZONE", "Asia/Almaty").strip() or "Asia/Almaty"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"HOTLINE_TIMEZONE {timezone!r} is not an IANA time zone name")
+        database_url = normalize_database_url(env.get("DATABASE_URL", "").strip())
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and not re.match(r"^(redis|rediss|unix)://", redis_url):
+            problems.append("REDIS_URL must start with redis://, rediss:// or unix://")
+        api_base = env.get("TWILIO_API_BASE_URL", "").strip().rstrip("/") or None
+        if api_base and not re.match(r"^https?://", api_base):
+            problems.append("TWILIO_API_BASE_URL must be an http(s) URL")
+        flows_dir = Path(env.get("HOTLINE_FLOWS_DIR", "").strip() or DEFAULT_FLOWS_DIR)
+        config_dir = Path(env.get("HOTLINE_CONFIG_DIR", "").strip() or DEFAULT_CONFIG_DIR)
+        log_level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            problems.append("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+        if problems:
+            raise SettingsError(
+                "The hotline cannot start; fix these settings:\n  - " + "\n  - ".join(problems)
+            )
+        return cls(
+            twilio_account_sid=account_sid,
+            twilio_auth_token=auth_token,
+            hotline_phone_number=phone,
+            public_base_url=base_url,
+            secret_key=secret_key,
+            pseudonym_key=pseudonym_key.encode(),
+            pseudonym_key_version=key_version,
+            callback_encryption_keys=callback_keys,
+            database_url=database_url,
+            redis_url=redis_url,
+            timezone=timezone,
+            twilio_api_base_url=api_base,
+            flows_dir=flows_dir,
+            config_dir=config_dir,
+            log_level=log_level,
+            extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+        )
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URL forms hosting providers hand out and pick the psycopg 3 driver."""
+    if not url:
+        return DEFAULT_SQLITE_URL
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, problems: list[str], minimum: int = 0
+) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, got {raw!r}")
+        return default
+    if value < minimum:
+        problems.append(f"{name} must be at least {minimum}")
+    return value
+
+
+def _is_fernet_key(key: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False

@@ -1,0 +1,67 @@
+"""Render the engine's steps as TwiML. The only module that knows TwiML's shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from twilio.twiml.voice_response import Gather as TwimlGather
+from twilio.twiml.voice_response import VoiceResponse
+
+from ..ivr.model import Gather, Hangup, RouteTo, Step, Utterance
+
+# Builds an absolute URL for a path and query parameters.
+UrlFor = Callable[..., str]
+
+
+def add_utterances(target: VoiceResponse | TwimlGather, utterances: Iterable[Utterance], audio_url: UrlFor) -> None:
+    """A recording when the prompt has one, else text-to-speech in the prompt's voice."""
+    for utterance in utterances:
+        if utterance.audio:
+            target.play(audio_url(utterance.audio))
+        else:
+            target.say(utterance.text, voice=utterance.voice, language=utterance.tts_language)
+
+
+def render_step(
+    step: Step,
+    step_url: Callable[[Gather, Step], str],
+    route_url: Callable[[RouteTo, Step], str],
+    audio_url: UrlFor,
+) -> str:
+    """TwiML for one IVR step: what the caller hears, then a Gather, a routing hand-off or a hangup."""
+    response = VoiceResponse()
+    end = step.end
+    if isinstance(end, Gather):
+        url = step_url(end, step)
+        gather = response.gather(
+            input="dtmf",
+            num_digits=end.num_digits,
+            timeout=end.timeout_seconds,
+            action=url,
+            method="POST",
+        )
+        # Prompts inside the Gather so a caller who knows the menu can press a key at once.
+        add_utterances(gather, step.utterances, audio_url)
+        # Reached only on silence: come back to the same menu with no digits.
+        response.redirect(url, method="POST")
+    elif isinstance(end, RouteTo):
+        add_utterances(response, step.utterances, audio_url)
+        response.redirect(route_url(end, step), method="POST")
+    elif isinstance(end, Hangup):
+        add_utterances(response, step.utterances, audio_url)
+        response.hangup()
+    return str(response)
+
+
+def render_message(utterances: Iterable[Utterance], audio_url: UrlFor, hangup: bool = True) -> str:
+    """TwiML that says something and (by default) ends the call gracefully."""
+    response = VoiceResponse()
+    add_utterances(response, utterances, audio_url)
+    if hangup:
+        response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    """An empty response: what status callbacks should get."""
+    return str(VoiceResponse())

@@ -1,0 +1,54 @@
+"""The Alembic migrations build exactly the schema the models describe, on both backends."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import POSTGRES_ADMIN_URL
+from hotline.migrate import upgrade
+from hotline.models import Base
+from hotline.settings import normalize_database_url
+
+
+def _differences(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            return compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_migrations_match_the_models_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    upgrade(url)
+    upgrade(url)  # a second run (every deploy's release step) changes nothing
+    assert _differences(url) == []
+
+
+def test_migrations_match_the_models_on_postgresql():
+    admin_url = normalize_database_url(POSTGRES_ADMIN_URL)
+    name = f"hotline_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        assert _differences(url) == []
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("form", ["postgres://", "postgresql://"])
+def test_hosting_provider_urls_pick_the_psycopg_driver(form):
+    assert normalize_database_url(form + "u:p@h:5432/db").startswith("postgresql+psycopg://u:p@h")

@@ -1,0 +1,1 @@
+"""RQ entry points (thin): the logic they call lives in the hotline package."""
