@@ -33,7 +33,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def timed(conn: http.client.HTTPConnection, method: str, path: str, body: str, headers: dict) -> float:
+def timed(
+    conn: http.client.HTTPConnection, method: str, path: str, body: str, headers: dict
+) -> float:
     started = time.perf_counter()
     conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()

@@ -128,13 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
     rev = db.add_parser("revision", help="autogenerate a migration (developers)")
     rev.add_argument("-m", "--message", required=True)
     rev.set_defaults(func=cmd_db_revision)
 
-    flows = sub.add_parser("flows", help="IVR flows").add_subparsers(dest="flows_command", required=True)
+    flows = sub.add_parser("flows", help="IVR flows").add_subparsers(
+        dest="flows_command", required=True
+    )
     check = flows.add_parser("check", help="validate the flow files")
     check.add_argument("directory", nargs="?", help="default: the project's ivr_flows/")
     check.set_defaults(func=cmd_flows_check)

@@ -32,14 +32,19 @@ def gunicorn_server(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `hotline db upgrade`, then gunicorn on 127.0.0.1:port until the block ends."""
     full_env = {**os.environ, **env}
-    subprocess.run([_bin("hotline"), "db", "upgrade"], env=full_env, check=True, capture_output=True)
+    subprocess.run(
+        [_bin("hotline"), "db", "upgrade"], env=full_env, check=True, capture_output=True
+    )
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [
             _bin("gunicorn"),
-            "--config", str(PROJECT_ROOT / "config" / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers),
+            "--config",
+            str(PROJECT_ROOT / "config" / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
             "hotline:create_app()",
         ],
         env=full_env,

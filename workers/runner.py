@@ -22,6 +22,8 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     # Jobs block on Redis reads; the web's 1 s socket timeout would break the worker's BLPOP.
     connection = connect(settings.redis_url, socket_timeout=None)
     with app.app_context():
-        worker = Worker([Queue(name, connection=connection) for name in queues.ALL], connection=connection)
+        worker = Worker(
+            [Queue(name, connection=connection) for name in queues.ALL], connection=connection
+        )
         worker.work(with_scheduler=True, burst=burst)
     return 0

@@ -1,1 +1,1 @@
-"""dashboard."""
+"""The supervisor and volunteer web dashboard under /dashboard/ (see views.init_app)."""

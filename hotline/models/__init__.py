@@ -1,16 +1,22 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
+from .account import DashboardSession, Role, User
+from .audit import AuditEvent
 from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .roster import Shift, Volunteer
 
 __all__ = [
+    "AuditEvent",
     "Base",
     "CallOutcome",
     "CallRecord",
+    "DashboardSession",
     "RingAttempt",
+    "Role",
     "Shift",
     "UTCDateTime",
+    "User",
     "Volunteer",
     "utcnow",
 ]

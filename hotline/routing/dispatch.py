@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from enum import Enum
+from enum import StrEnum
 
 from cryptography.fernet import MultiFernet
 from redis import Redis
@@ -27,7 +27,7 @@ from .roster_queries import load_candidates, record_call_ended
 log = logging.getLogger(__name__)
 
 
-class RingOutcome(str, Enum):
+class RingOutcome(StrEnum):
     RINGING = "ringing"
     ACCEPTED = "accepted"  # pressed 1 in the whisper and was bridged to the caller
     DECLINED = "declined"  # answered but pressed another key or hung up in the whisper
@@ -50,7 +50,7 @@ _DIAL_STATUS = {
 
 @dataclass(frozen=True)
 class Ring:
-    """One volunteer leg to dial: the attempt's id, the number (decrypted here only) and language."""
+    """One volunteer leg to dial: attempt id, number (decrypted here only) and whisper language."""
 
     attempt_id: int
     volunteer_id: int
@@ -101,7 +101,9 @@ def next_rings(
     rings = []
     for volunteer_id in chosen:
         volunteer = volunteers[volunteer_id]
-        attempt = RingAttempt(volunteer_id=volunteer_id, started_at=now, outcome=RingOutcome.RINGING)
+        attempt = RingAttempt(
+            volunteer_id=volunteer_id, started_at=now, outcome=RingOutcome.RINGING
+        )
         record.attempts.append(attempt)
         session.flush()
         rings.append(
@@ -115,9 +117,7 @@ def next_rings(
     return rings
 
 
-def _claim(
-    redis: Redis | None, ids: Sequence[int], owner: str, ttl: int, limit: int
-) -> list[int]:
+def _claim(redis: Redis | None, ids: Sequence[int], owner: str, ttl: int, limit: int) -> list[int]:
     if redis is None:
         return list(ids[:limit])
     try:
@@ -193,7 +193,9 @@ def settle_leg(
         elif attempt.outcome in (RingOutcome.RINGING, RingOutcome.ACCEPTED):
             attempt.outcome = _DIAL_STATUS.get(dial_status, RingOutcome.FAILED)
         if redis is not None and attempt.volunteer_id is not None:
-            _quietly(claims.release, redis, attempt.volunteer_id, claim_owner(attempt.call.call_sid))
+            _quietly(
+                claims.release, redis, attempt.volunteer_id, claim_owner(attempt.call.call_sid)
+            )
     return connected
 
 

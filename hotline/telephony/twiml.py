@@ -13,7 +13,9 @@ from ..ivr.model import Gather, Hangup, RouteTo, Step, Utterance
 UrlFor = Callable[..., str]
 
 
-def add_utterances(target: VoiceResponse | TwimlGather, utterances: Iterable[Utterance], audio_url: UrlFor) -> None:
+def add_utterances(
+    target: VoiceResponse | TwimlGather, utterances: Iterable[Utterance], audio_url: UrlFor
+) -> None:
     """A recording when the prompt has one, else text-to-speech in the prompt's voice."""
     for utterance in utterances:
         if utterance.audio:
@@ -28,7 +30,7 @@ def render_step(
     route_url: Callable[[RouteTo, Step], str],
     audio_url: UrlFor,
 ) -> str:
-    """TwiML for one IVR step: what the caller hears, then a Gather, a routing hand-off or a hangup."""
+    """TwiML for one IVR step: what the caller hears, then a Gather, a hand-off or a hangup."""
     response = VoiceResponse()
     end = step.end
     if isinstance(end, Gather):

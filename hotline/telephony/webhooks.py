@@ -85,9 +85,7 @@ def _call_sid() -> str | None:
     return sid if _CALL_SID.match(sid) else None
 
 
-def _with_record(
-    call_sid: str, update: Callable[[CallRecord], None], create: bool = True
-) -> None:
+def _with_record(call_sid: str, update: Callable[[CallRecord], None], create: bool = True) -> None:
     """Apply `update` to the call's record, creating it if needed; never fails the webhook.
 
     The caller's number is turned into a keyed pseudonym here and goes no further.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from privacy_scan import scan_database, scan_lines
 from sqlalchemy import create_engine, select
+from support import AUTH_TOKEN
 
 from hotline.models import CallRecord
 from hotline.simulate import SimulatedCall, scripted
@@ -30,9 +31,9 @@ def record_of(env, call_sid) -> CallRecord:
 
 @pytest.mark.parametrize("language_key", ["1", "2", "3"])
 @pytest.mark.parametrize("topic_key", ["1", "2", "3", "0"])
-def test_every_menu_is_reachable_in_every_language(server, auth_token, language_key, topic_key):
+def test_every_menu_is_reachable_in_every_language(server, language_key, topic_key):
     base_url, env, _log = server
-    call = SimulatedCall(base_url, auth_token, caller=CALLER)
+    call = SimulatedCall(base_url, AUTH_TOKEN, caller=CALLER)
     heard = call.run(scripted([language_key, topic_key]))
     assert all(e.status == 200 for e in call.exchanges), [(e.url, e.status) for e in call.exchanges]
     assert heard[-1].kind == "hangup"
@@ -49,20 +50,22 @@ def test_every_menu_is_reachable_in_every_language(server, auth_token, language_
     assert record.ended_at is not None and record.duration_seconds == 42
 
 
-def test_an_unsigned_call_is_refused_with_403(server, auth_token):
+def test_an_unsigned_call_is_refused_with_403(server):
     base_url, env, _log = server
-    call = SimulatedCall(base_url, auth_token)
+    call = SimulatedCall(base_url, AUTH_TOKEN)
     exchange = call.post(f"{base_url}/twilio/voice", signed=False)
     assert exchange.status == 403
     engine = create_engine(env["DATABASE_URL"])
     with engine.connect() as connection:
-        assert connection.execute(select(CallRecord.__table__)).all() == []
+        table = CallRecord.__table__
+        stored = connection.execute(select(table).where(table.c.call_sid == call.call_sid)).all()
+        assert stored == []
     engine.dispose()
 
 
-def test_a_caller_who_hangs_up_in_the_menu_is_recorded_as_abandoned(server, auth_token):
+def test_a_caller_who_hangs_up_in_the_menu_is_recorded_as_abandoned(server):
     base_url, env, _log = server
-    call = SimulatedCall(base_url, auth_token)
+    call = SimulatedCall(base_url, AUTH_TOKEN)
     call.post(f"{base_url}/twilio/voice")
     call.post(f"{base_url}/twilio/status", {"CallStatus": "completed", "CallDuration": "4"})
     record = record_of(env, call.call_sid)
@@ -70,10 +73,10 @@ def test_a_caller_who_hangs_up_in_the_menu_is_recorded_as_abandoned(server, auth
     assert record.ivr_path[:2] == ["greeting", "language"]
 
 
-def test_the_number_reaches_neither_the_database_nor_the_server_log(server, auth_token):
+def test_the_number_reaches_neither_the_database_nor_the_server_log(server):
     base_url, env, log_path = server
     for keys in (["2", "1"], ["1", "9", "3"], ["3", "0", "2"], [None, None, None, "5"]):
-        SimulatedCall(base_url, auth_token, caller=CALLER).run(scripted(keys))
+        SimulatedCall(base_url, AUTH_TOKEN, caller=CALLER).run(scripted(keys))
     engine = create_engine(env["DATABASE_URL"])
     try:
         assert scan_database(engine, CALLER) == []

@@ -52,7 +52,13 @@ def follow_redirect(twilio, root, params):
 
 
 @pytest.mark.parametrize(
-    "path", ["/twilio/voice", "/twilio/voice/step?node=topic&lang=ru", "/twilio/status", "/twilio/route?topic=violence"]
+    "path",
+    [
+        "/twilio/voice",
+        "/twilio/voice/step?node=topic&lang=ru",
+        "/twilio/status",
+        "/twilio/route?topic=violence",
+    ],
 )
 def test_an_unsigned_webhook_is_refused_and_nothing_is_stored(app, twilio, path):
     response = twilio.post(path, twilio.call_params(), signed=False)
@@ -73,9 +79,13 @@ def test_a_signature_over_other_form_values_is_refused(app, twilio, client):
     from hotline.telephony.signature import sign
 
     params = twilio.call_params()
-    signature = sign("https://hotline.example.org/twilio/voice", params, "test-auth-token-0123456789abcdef")
+    signature = sign(
+        "https://hotline.example.org/twilio/voice", params, "test-auth-token-0123456789abcdef"
+    )
     tampered = dict(params, From="+77019999999")
-    response = client.post("/twilio/voice", data=tampered, headers={"X-Twilio-Signature": signature})
+    response = client.post(
+        "/twilio/voice", data=tampered, headers={"X-Twilio-Signature": signature}
+    )
     assert response.status_code == 403
 
 
@@ -135,7 +145,9 @@ def test_choosing_a_language_gives_the_topic_menu_in_that_language(app, twilio, 
     assert records(app)[0].language == language
 
 
-@pytest.mark.parametrize(("key", "topic"), [("1", "violence"), ("2", "trafficking"), ("3", "labor")])
+@pytest.mark.parametrize(
+    ("key", "topic"), [("1", "violence"), ("2", "trafficking"), ("3", "labor")]
+)
 def test_choosing_a_topic_hands_the_call_to_routing(app, twilio, key, topic):
     params = twilio.call_params()
     root = press(twilio, start_call(twilio, params), params, "2")
@@ -147,7 +159,9 @@ def test_choosing_a_topic_hands_the_call_to_routing(app, twilio, key, topic):
     assert record.topic == topic
 
 
-def test_until_someone_is_on_shift_the_caller_hears_nobody_is_available_and_the_numbers(app, twilio):
+def test_until_someone_is_on_shift_the_caller_hears_nobody_is_available_and_the_numbers(
+    app, twilio
+):
     params = twilio.call_params()
     root = press(twilio, start_call(twilio, params), params, "3")
     root = follow_redirect(twilio, press(twilio, root, params, "1"), params)
@@ -236,7 +250,9 @@ def test_a_step_for_an_unknown_call_still_answers_and_records_it(app, twilio):
     assert [r.call_sid for r in records(app)] == [params["CallSid"]]
 
 
-@pytest.mark.parametrize("path", ["/twilio/voice", "/twilio/voice/step?node=topic", "/twilio/route"])
+@pytest.mark.parametrize(
+    "path", ["/twilio/voice", "/twilio/voice/step?node=topic", "/twilio/route"]
+)
 def test_a_webhook_without_a_call_sid_gets_400_and_safe_twiml(app, twilio, path):
     response = twilio.post(path, {"From": "+77015550123", "Digits": "1"})
     assert response.status_code == 400
@@ -251,7 +267,7 @@ def test_an_unknown_twilio_path_gets_safe_twiml_not_a_stack_trace(app, twilio):
     assert "112" in all_speech(parse(response.data)).replace(" ", "")
 
 
-# --- status callbacks and the fallback --------------------------------------------------------------
+# --- status callbacks and the fallback ---------------------------------------------------------
 
 
 def test_the_status_callback_closes_the_record_as_abandoned_in_menu(app, twilio):

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import POSTGRES_ADMIN_URL
 
-from conftest import POSTGRES_ADMIN_URL
 from hotline.migrate import upgrade
 from hotline.models import Base
 from hotline.settings import normalize_database_url

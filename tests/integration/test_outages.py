@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from support import TwilioWebhooks, test_env
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query
 
 from hotline import create_app
 from hotline.settings import Settings
-
-from conftest import TwilioWebhooks, test_env
 
 DEAD_POSTGRES = "postgresql://postgres@127.0.0.1:1/hotline"  # nothing listens on port 1
 DEAD_REDIS = "redis://127.0.0.1:1/0"

@@ -7,9 +7,8 @@ import logging
 import pytest
 from privacy_scan import scan_database, scan_lines
 from sqlalchemy import create_engine
+from support import CALLER
 from twiml_helpers import gather, parse, path_and_query
-
-from conftest import CALLER
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 
@@ -30,7 +29,13 @@ def walk(twilio, params, keys):
 
 def test_no_column_of_any_table_holds_the_callers_number(app, twilio, database_url, caplog):
     caplog.set_level(logging.DEBUG)
-    for keys in (["1", "1"], ["2", "2"], ["3", "3"], ["2", "0", "9", "7", "1"], ["3", "8" + CALLER[2:]]):
+    for keys in (
+        ["1", "1"],
+        ["2", "2"],
+        ["3", "3"],
+        ["2", "0", "9", "7", "1"],
+        ["3", "8" + CALLER[2:]],
+    ):
         walk(twilio, twilio.call_params(caller=CALLER), keys)
     # The caller typed their own number at a menu: it must not reach the record either.
     engine = create_engine(database_url)

@@ -1,0 +1,83 @@
+"""Test helpers shared by every test package: the test environment and signed webhooks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.fernet import Fernet
+
+from hotline.telephony.signature import sign
+
+REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_TEST_DB = 15  # flushed before and after each test; never the default database 0
+BASE_URL = "https://hotline.example.org"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+CALLER = "+77015550123"
+
+
+def test_env(**overrides: str) -> dict[str, str]:
+    """A complete, valid environment for Settings.from_env, with test secrets."""
+    env = {
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "HOTLINE_PHONE_NUMBER": "+77270000000",
+        "PUBLIC_BASE_URL": BASE_URL,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "PSEUDONYM_KEY": "test-pseudonym-key-0123456789",
+        "CALLBACK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "HOTLINE_TIMEZONE": "Asia/Almaty",
+    }
+    env.update(overrides)
+    return env
+
+
+test_env.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, when imported
+
+
+def redis_test_url(base: str = REDIS_URL) -> str:
+    """The test Redis URL with the tests' own database number in place of any other."""
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{REDIS_TEST_DB}"))
+
+
+class TwilioWebhooks:
+    """Posts form-encoded webhooks signed like Twilio's, and parses the TwiML answers."""
+
+    def __init__(self, client: Any, base_url: str = BASE_URL, auth_token: str = AUTH_TOKEN):
+        self.client = client
+        self.base_url = base_url
+        self.auth_token = auth_token
+
+    def post(
+        self, path: str, params: dict[str, str] | None = None, signed: bool = True, **extra: str
+    ) -> Any:
+        """POST `path` (may carry a query string) with Twilio's signature for PUBLIC_BASE_URL."""
+        form = dict(params or {}, **extra)
+        headers = {}
+        if signed:
+            headers["X-Twilio-Signature"] = sign(self.base_url + path, form, self.auth_token)
+        return self.client.post(path, data=form, headers=headers)
+
+    def call_params(self, call_sid: str | None = None, caller: str = CALLER) -> dict[str, str]:
+        """What Twilio sends with every request of an inbound call."""
+        return {
+            "CallSid": call_sid or new_call_sid(),
+            "AccountSid": "AC" + "1" * 32,
+            "From": caller,
+            "Caller": caller,
+            "To": "+77270000000",
+            "Called": "+77270000000",
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+
+
+def new_call_sid() -> str:
+    return "CA" + secrets.token_hex(16)
