@@ -53,9 +53,20 @@ loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
+# gunicorn >= 25.1 opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl):
+# several gunicorns on one host (tests, ./dev run, a second instance) would fight over it.
+control_socket_disable = True
+
+
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
-    """Mask phone-like digits in gunicorn's own error log (its messages may quote a request)."""
+    """Mask phone-like digits in gunicorn's warnings and errors (they may quote a request)."""
     from hotline.logs import RedactingFilter
 
+    redacting = RedactingFilter()
+
+    def _redact_problems(record: logging.LogRecord) -> bool:
+        # INFO lines are start/stop notices ("Listening at: http://127.0.0.1:5000"): kept whole.
+        return record.levelno <= logging.INFO or redacting.filter(record)
+
     error_log: logging.Logger = server.log.error_log
-    error_log.addFilter(RedactingFilter())
+    error_log.addFilter(_redact_problems)

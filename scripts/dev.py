@@ -13,6 +13,7 @@ Standard library only: it runs with the system python3 (3.11+) before any virtua
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -357,6 +358,7 @@ class Child:
         self.name = name
         self.stop_signal = stop_signal
         self.quiet = quiet
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)  # shown if it dies
         # Its own session: Ctrl-C reaches only ./dev, which then stops children in order.
         self.process = subprocess.Popen(  # type: ignore[call-overload]
             list(argv),
@@ -378,7 +380,9 @@ class Child:
     def _pump(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            if not self.quiet:
+            if self.quiet:
+                self.tail.append(line.rstrip())
+            else:
                 print(f"{self.name:>7} | {line.rstrip()}", flush=True)
 
     @property
@@ -469,7 +473,8 @@ def start_embedded_redis(data_dir: Path, persistent: bool, quiet: bool) -> tuple
     child = Child("redis", argv, quiet=quiet)
     if not wait_until(lambda: raw_redis_ping("127.0.0.1", port), 15, child.alive):
         child.stop()
-        raise DevError(f"the embedded Redis did not start ({child.describe_exit()})")
+        output = " / ".join(child.tail) or "no output"
+        raise DevError(f"the embedded Redis did not start ({child.describe_exit()}): {output}")
     return child, f"redis://127.0.0.1:{port}"
 
 
@@ -728,7 +733,7 @@ def cmd_run() -> int:
         if not env.get("REDIS_URL", "").strip():
             # Persistent (AOF under var/redis), like production's Redis and like the SQLite file
             # beside it: a callback queued before Ctrl-C is still queued after the next run.
-            redis, url = start_embedded_redis(REDIS_DIR, persistent=True, quiet=False)
+            redis, url = start_embedded_redis(REDIS_DIR, persistent=True, quiet=True)
             children.append(redis)
             env["REDIS_URL"] = url
             REDIS_URL_FILE.write_text(url + "\n")
@@ -757,7 +762,7 @@ def cmd_run() -> int:
         children.append(worker)
 
         local = f"http://127.0.0.1:{port}"
-        if not wait_until(lambda: _http_answers(local + "/"), 30, web.alive):
+        if not wait_until(lambda: _http_answers(local + "/healthz"), 30, web.alive):
             raise DevError(f"the web server did not come up: {web.describe_exit()}, see above")
         print_banner(env, port, redis_note)
         return supervise(children)
@@ -788,6 +793,8 @@ def supervise(children: list[Child]) -> int:
             if child.alive() or child.name in reported:
                 continue
             reported.add(child.name)
+            for line in child.tail:
+                print(f"{child.name:>7} | {line}", flush=True)
             say(f"!! {child.describe_exit()} (its last lines are above, prefixed '{child.name}')")
             if child.name == "worker":
                 say(

@@ -54,10 +54,10 @@ def advance(flow: Flow, node_id: str, digits: str | None, state: CallState) -> S
 
     # Silence and wrong keys share one count: either way the caller is not getting through.
     # Never record `key` itself: a wrong "key" may be a whole phone number typed on the keypad.
-    event, scolding = (SILENCE, menu.on_timeout) if key == "" else (WRONG_KEY, menu.on_invalid)
+    event, notice = (SILENCE, menu.on_timeout) if key == "" else (WRONG_KEY, menu.on_invalid)
     tries = state.tries + 1
     if tries <= menu.max_retries or menu.on_exhausted is None:
-        preface = say(flow, scolding, _speech_language(flow, menu, state))
+        preface = say(flow, notice, _speech_language(flow, menu, state))
         return _walk(flow, menu.id, replace(state, tries=tries), preface, (f"{menu.id}:{event}",))
     return _take(flow, menu.on_exhausted, state, (f"{menu.id}:{event}",))
 

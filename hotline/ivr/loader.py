@@ -103,10 +103,9 @@ def _read(path: Path) -> tuple[Flow | None, list[FlowProblem]]:
 
 @dataclass
 class Document:
-    """A parsed YAML document and its node tree, kept to say where (which flow node) a line is."""
+    """A parsed YAML document (its data may be None: an empty file is valid YAML)."""
 
     data: Any
-    root: yaml.Node | None
 
 
 @dataclass
@@ -128,6 +127,7 @@ class StrictLoader(yaml.SafeLoader):
         self.duplicates: list[_Duplicate] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Build a mapping as SafeLoader does, noting any key written twice."""
         self._record_duplicates(node)
         return super().construct_mapping(node, deep=deep)
 
@@ -163,7 +163,7 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[FlowProblem]
         loader.dispose()
     # Keep going after a duplicate key: the staff member gets every problem in one run.
     problems = [_duplicate_problem(dup, root, file) for dup in loader.duplicates]
-    return Document(data, root), problems
+    return Document(data), problems
 
 
 def _duplicate_problem(dup: _Duplicate, root: yaml.Node | None, file: str) -> FlowProblem:

@@ -27,7 +27,7 @@ class PromptText:
 
     language: str
     text: str
-    audio: str | None = None  # path relative to the flows directory
+    audio: str | None = None  # path relative to the flow file's directory (the flows directory)
     # What a borrowed voice (Voice.text_from) says when there is no recording. Needed where the
     # borrowed language's text says something else, e.g. "for Kazakh press 1" in the language menu.
     fallback: str | None = None
@@ -107,7 +107,7 @@ class Utterance:
     text: str
     tts_language: str
     voice: str
-    audio: str | None = None  # path relative to the flows directory
+    audio: str | None = None  # path relative to the flow file's directory (the flows directory)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,10 @@ class PromptReader:
         return Prompt(texts)
 
     def _text(self, node_id: str, lang: str, raw: object, where: str) -> PromptText | None:
+        if isinstance(raw, bool):
+            # YAML 1.1 reads an unquoted No, Yes, On or Off as true/false, not as text.
+            self.report(node_id, f"{where} was read as yes/no: put the text in double quotes")
+            return None
         if isinstance(raw, str):
             raw = {"text": raw}
         if not isinstance(raw, dict):

@@ -25,7 +25,7 @@ def validate_flow(
         report(None, f"start targets unknown node '{flow.start}'")
     for entry in flow.entry_points:
         if entry not in known:
-            report(None, f"entry point '{entry}' targets unknown node '{entry}'")
+            report(None, f"entry_points: '{entry}' is not a node of this flow")
     for node in flow.nodes.values():
         for label, target in edges(node):
             if target not in known:

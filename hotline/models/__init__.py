@@ -4,13 +4,18 @@ from .account import DashboardSession, Role, User
 from .audit import AuditEvent
 from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
+from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from .roster import Shift, Volunteer
 
 __all__ = [
+    "AttemptOutcome",
     "AuditEvent",
     "Base",
     "CallOutcome",
     "CallRecord",
+    "CallbackAttempt",
+    "CallbackRequest",
+    "CallbackStatus",
     "DashboardSession",
     "RingAttempt",
     "Role",

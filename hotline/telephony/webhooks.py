@@ -8,101 +8,34 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from ..calllog import records
-from ..calllog.pseudonym import caller_key
-from ..db import get_db
 from ..ivr import engine
-from ..ivr.model import CallState, Gather, RouteTo, Step
-from ..models import CallOutcome, CallRecord
+from ..ivr.model import CallState, Step
+from ..models import CallRecord
 from . import flow_registry, twiml
-from .signature import is_signed_by_twilio
+from .dialing import close_call
+from .edge import (
+    NODE_ID,
+    call_sid,
+    render,
+    require_twilio_signature,
+    safe_twiml,
+    settings,
+    with_record,
+    xml,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+require_twilio_signature(bp)
 
-_NODE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
-_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _MAX_DIGITS = 64  # longer input is a wrong key all the same; no reason to carry it further
 _MAX_TRIES = 20
 AUDIO_SUFFIXES = (".mp3", ".wav", ".ogg")  # what Twilio's <Play> accepts
-
-
-# --- the edge's helpers ----------------------------------------------------------------------
-
-
-def _settings():
-    return current_app.config["SETTINGS"]
-
-
-def _url(path: str, **params: str | int | None) -> str:
-    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    return f"{_settings().public_base_url}{path}" + (f"?{query}" if query else "")
-
-
-def audio_url(path: str) -> str:
-    """The public URL Twilio fetches a recorded prompt from."""
-    return f"{_settings().public_base_url}/ivr-audio/{path}"
-
-
-def _step_url(gather: Gather, step: Step) -> str:
-    state = step.state
-    return _url(
-        "/twilio/voice/step",
-        node=gather.node_id,
-        lang=state.language,
-        topic=state.topic,
-        tries=state.tries,
-    )
-
-
-def _route_url(route: RouteTo, step: Step) -> str:
-    return _url("/twilio/route", topic=route.topic, lang=step.state.language)
-
-
-def render(step: Step) -> str:
-    """TwiML for an engine step, with this deployment's URLs."""
-    return twiml.render_step(step, _step_url, _route_url, audio_url)
-
-
-def xml(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/xml")
-
-
-def safe_twiml(status: int = 200) -> Response:
-    """Emergency numbers in every language, then a gentle hangup; touches no database or Redis."""
-    return xml(current_app.extensions["safe_twiml"], status)
-
-
-def _call_sid() -> str | None:
-    sid = request.form.get("CallSid", "")
-    return sid if _CALL_SID.match(sid) else None
-
-
-def _with_record(call_sid: str, update: Callable[[CallRecord], None], create: bool = True) -> None:
-    """Apply `update` to the call's record, creating it if needed; never fails the webhook.
-
-    The caller's number is turned into a keyed pseudonym here and goes no further.
-    """
-    settings = _settings()
-    try:
-        with get_db().session() as session:
-            record = records.find_call(session, call_sid)
-            if record is None:
-                if not create:
-                    return
-                key = caller_key(request.form.get("From"), settings.pseudonym_key)
-                record = records.open_call(session, call_sid, key, settings.pseudonym_key_version)
-            update(record)
-    except SQLAlchemyError as exc:
-        # The call goes on without its record: a caller matters more than a statistic.
-        log.error("call record for %s not saved: database error %s", call_sid, type(exc).__name__)
 
 
 def _state_from_query() -> tuple[str, CallState] | None:
@@ -112,27 +45,15 @@ def _state_from_query() -> tuple[str, CallState] | None:
     language = request.args.get("lang") or None
     topic = request.args.get("topic") or None
     tries_raw = request.args.get("tries", "0")
-    if not _NODE_ID.match(node) or node not in flow.nodes:
+    if not NODE_ID.match(node) or node not in flow.nodes:
         return None
     if language is not None and language not in flow.languages:
         return None
-    if topic is not None and not _NODE_ID.match(topic):
+    if topic is not None and not NODE_ID.match(topic):
         return None
     if not tries_raw.isdigit() or int(tries_raw) > _MAX_TRIES:
         return None
     return node, CallState(language=language, topic=topic, tries=int(tries_raw))
-
-
-# --- signature check for every /twilio/* route -----------------------------------------------
-
-
-@bp.before_request
-def _require_signature() -> Response | None:
-    settings = _settings()
-    if is_signed_by_twilio(request, settings.public_base_url, settings.twilio_auth_token):
-        return None
-    log.warning("refused a request to %s without a valid Twilio signature", request.path)
-    return safe_twiml(403)
 
 
 # --- the IVR ---------------------------------------------------------------------------------
@@ -141,19 +62,19 @@ def _require_signature() -> Response | None:
 @bp.post("/voice")
 def voice() -> Response:
     """A new call: the greeting with the emergency numbers, then the language menu."""
-    call_sid = _call_sid()
-    if call_sid is None:
+    sid = call_sid()
+    if sid is None:
         return safe_twiml(400)
     step = engine.start(flow_registry.current_flow())
-    _with_record(call_sid, lambda record: records.record_ivr_step(record, step.visited))
+    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
     return xml(render(step))
 
 
 @bp.post("/voice/step")
 def voice_step() -> Response:
     """A key (or silence) at a menu: the engine decides what the caller hears next."""
-    call_sid = _call_sid()
-    if call_sid is None:
+    sid = call_sid()
+    if sid is None:
         return safe_twiml(400)
     flow = flow_registry.current_flow()
     parsed = _state_from_query()
@@ -167,11 +88,11 @@ def voice_step() -> Response:
             step = None
     if step is None:
         # The call's place in the menu is lost (a changed flow, a mangled URL): start again kindly.
-        log.info("call %s: menu state lost, restarting the menu", call_sid)
+        log.info("call %s: menu state lost, restarting the menu", sid)
         step = engine.enter(flow, "restart", CallState())
     final = step
-    _with_record(
-        call_sid,
+    with_record(
+        sid,
         lambda record: records.record_ivr_step(
             record, final.visited, final.state.language, final.state.topic
         ),
@@ -179,43 +100,23 @@ def voice_step() -> Response:
     return xml(render(step))
 
 
-@bp.post("/route")
-def route() -> Response:
-    """The caller chose a topic: find a volunteer (until routing exists: nobody is available)."""
-    call_sid = _call_sid()
-    if call_sid is None:
-        return safe_twiml(400)
-    flow = flow_registry.current_flow()
-    language = request.args.get("lang")
-    topic = request.args.get("topic")
-    state = CallState(
-        language=language if language in flow.languages else None,
-        topic=topic if topic and _NODE_ID.match(topic) else None,
-    )
-    step = engine.enter(flow, "nobody_available", state)
-
-    def _update(record: CallRecord) -> None:
-        records.mark_routing(record)
-        records.record_ivr_step(record, step.visited, state.language, state.topic)
-        records.set_outcome(record, CallOutcome.NOBODY_AVAILABLE)
-
-    _with_record(call_sid, _update)
-    return xml(render(step))
-
-
 @bp.post("/status")
 def status() -> Response:
     """Twilio's status callback: close the call's record with its final status and duration."""
-    call_sid = _call_sid()
+    sid = call_sid()
     call_status = request.form.get("CallStatus", "")
-    if call_sid is None or not re.match(r"^[a-z-]{1,32}$", call_status):
+    if sid is None or not re.match(r"^[a-z-]{1,32}$", call_status):
         return xml(twiml.empty(), 400)
     duration_raw = request.form.get("CallDuration", "")
     duration = int(duration_raw) if duration_raw.isdigit() and len(duration_raw) < 9 else None
+
+    def _close(record: CallRecord) -> None:
+        records.finalize(record, call_status, duration)
+        if call_status in records.FINAL_STATUSES:
+            close_call(record)
+
     # A status for a call we never saw (another app's number, a lost record) changes nothing.
-    _with_record(
-        call_sid, lambda record: records.finalize(record, call_status, duration), create=False
-    )
+    with_record(sid, _close, create=False)
     return xml(twiml.empty())
 
 
@@ -231,8 +132,12 @@ def fallback() -> Response:
 
 def init_app(app: Flask) -> None:
     """Load the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
+    from . import dialing
+
     flow_registry.init_app(app)
+    dialing.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(dialing.bp)
 
     with app.app_context():
         step = engine.enter(flow_registry.current_flow(), "technical_difficulty", CallState())
@@ -243,7 +148,7 @@ def init_app(app: Flask) -> None:
         # Recorded prompts only; Twilio fetches them with GET. Nothing here is about a caller.
         if not filename.lower().endswith(AUDIO_SUFFIXES):
             return Response("not found\n", status=404, mimetype="text/plain")
-        return send_from_directory(_settings().flows_dir, filename)
+        return send_from_directory(settings().flows_dir, filename)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -1,0 +1,126 @@
+"""Signing in and out, the language switch, and the dashboard's front door."""
+
+from __future__ import annotations
+
+from flask import Response, g, make_response, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ..db import get_session
+from ..models.account import User
+from . import audit, sessions
+from .access import current_user, requires, safe_next
+from .accounts import is_locked, register_failure, register_success
+from .blueprint import bp
+from .clock import now
+from .i18n import COOKIE_NAME as LANG_COOKIE
+from .i18n import LANGUAGES
+from .i18n import gettext as _
+from .passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
+
+
+def _login_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    notice = None
+    if request.args.get("expired"):
+        notice = _("Your session has ended. Please sign in again.")
+    elif request.args.get("signed_out"):
+        notice = _("You have signed out.")
+    page = render_template("dashboard/login.html", error=error, notice=notice)
+    return page, status
+
+
+@bp.get("/login")
+def login() -> Response | tuple[str, int]:
+    """The sign-in form (signed-in users go straight to their start page)."""
+    if current_user() is not None:
+        return redirect(url_for("dashboard.index"))
+    return _login_page()
+
+
+@bp.post("/login")
+def login_post() -> Response | tuple[str, int]:
+    """Check the password; on success start a brand-new session (new id, new CSRF token)."""
+    db = get_session()
+    at = now()
+    username = request.form.get("username", "").strip().lower()[:64]
+    password = request.form.get("password", "")[:MAX_LENGTH]
+    user = db.scalar(select(User).where(User.username == username)) if username else None
+    usable = user is not None and user.active and not is_locked(user, at)
+    # Always one argon2 verification, even for an unknown account, so timing tells nothing.
+    ok = verify_password(user.password_hash if usable and user else None, password)
+    if not ok or user is None:
+        if user is not None and usable:
+            register_failure(user, at)
+        reason = (
+            "unknown account" if user is None
+            else "account disabled" if not user.active
+            else "account paused after failures" if not usable
+            else "wrong password"
+        )
+        audit.record(
+            "login_failed", "user", user.id if user else None,
+            detail=reason, username=user.username if user else None,
+        )
+        db.commit()
+        # One message for every failure: it must not tell whether the account exists.
+        return _login_page(
+            _("Wrong username or password. After several failed attempts, signing in is "
+              "paused for a few minutes."),
+            200,
+        )
+    sessions.end(db, request.cookies.get(sessions.COOKIE_NAME))
+    sessions.purge_expired(db, at)
+    register_success(user, at)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = sessions.start(db, user, at)
+    g.user = user
+    audit.record("login", "user", user.id)
+    db.commit()
+    target = safe_next(request.args.get("next")) or url_for("dashboard.index")
+    response = redirect(target)
+    sessions.set_cookie(response, token)
+    return response
+
+
+@bp.post("/logout")
+@requires()
+def logout() -> Response:
+    """End the session on the server, then forget the cookie."""
+    db = get_session()
+    audit.record("logout", "user", current_user().id)  # type: ignore[union-attr]
+    sessions.end(db, g.session_token)
+    db.commit()
+    g.dashboard_session = None
+    response = redirect(url_for("dashboard.login", signed_out=1))
+    sessions.clear_cookie(response)
+    return response
+
+
+@bp.post("/language")
+def language() -> Response:
+    """Switch the interface language: stored on the account, or in a cookie before login."""
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        lang = "ru"
+    user = current_user()
+    back = safe_next(request.form.get("next")) or url_for("dashboard.index")
+    response = make_response(redirect(back))
+    if user is not None:
+        user.language = lang
+        get_session().commit()
+    else:
+        response.set_cookie(
+            LANG_COOKIE, lang, path=sessions.COOKIE_PATH, max_age=365 * 86400,
+            httponly=True, samesite="Lax", secure=sessions.secure_cookies(),
+        )
+    return response
+
+
+@bp.get("/")
+@requires()
+def index() -> Response:
+    """Supervisors start on the live view, volunteers on their own page."""
+    user = current_user()
+    if user is not None and user.is_supervisor:
+        return redirect(url_for("dashboard.live"))
+    return redirect(url_for("dashboard.me"))

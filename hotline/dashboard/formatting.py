@@ -1,0 +1,44 @@
+"""How the dashboard writes times and durations: the hotline's time zone, no surprises."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from flask import current_app
+from markupsafe import Markup, escape
+
+from . import csrf
+
+
+def hotline_tz() -> tzinfo:
+    """The hotline's time zone (HOTLINE_TIMEZONE)."""
+    return current_app.config["SETTINGS"].tz
+
+
+def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC datetime on the hotline's wall clock; '—' for none."""
+    if value is None:
+        return "—"
+    return value.astimezone(hotline_tz()).strftime(fmt)
+
+
+def duration(seconds: int | float | None) -> str:
+    """Seconds as m:ss or h:mm:ss; '—' for none."""
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def percent(value: float | None) -> str:
+    """A ratio as a whole percentage; '—' when undefined."""
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
+def csrf_field() -> Markup:
+    """The hidden CSRF input every form carries."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        csrf.FIELD, escape(csrf.token())
+    )

@@ -1,0 +1,3 @@
+"""Kazakh."""
+
+MESSAGES: dict[str, str] = {}

@@ -1,0 +1,3 @@
+"""Russian."""
+
+MESSAGES: dict[str, str] = {}

@@ -1,0 +1,116 @@
+"""What every Twilio webhook shares: URLs, TwiML responses, the signature check, call records."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..calllog import records
+from ..calllog.pseudonym import caller_key
+from ..db import get_db
+from ..ivr.model import Gather, RouteTo, Step
+from ..models import CallRecord
+from ..settings import Settings
+from . import twiml
+from .signature import is_signed_by_twilio
+
+log = logging.getLogger(__name__)
+
+NODE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+def settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def url(path: str, **params: str | int | None) -> str:
+    """An absolute URL under PUBLIC_BASE_URL: what Twilio requests and what it signs."""
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return f"{settings().public_base_url}{path}" + (f"?{query}" if query else "")
+
+
+def audio_url(path: str) -> str:
+    """The public URL Twilio fetches a recorded prompt from."""
+    return f"{settings().public_base_url}/ivr-audio/{path}"
+
+
+def _step_url(gather: Gather, step: Step) -> str:
+    state = step.state
+    return url(
+        "/twilio/voice/step",
+        node=gather.node_id,
+        lang=state.language,
+        topic=state.topic,
+        tries=state.tries,
+    )
+
+
+def _route_url(route: RouteTo, step: Step) -> str:
+    return url("/twilio/route", topic=route.topic, lang=step.state.language)
+
+
+def render(step: Step) -> str:
+    """TwiML for an engine step, with this deployment's URLs."""
+    return twiml.render_step(step, _step_url, _route_url, audio_url)
+
+
+def xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def safe_twiml(status: int = 200) -> Response:
+    """Emergency numbers in every language, then a gentle hangup; touches no database or Redis."""
+    return xml(current_app.extensions["safe_twiml"], status)
+
+
+def call_sid() -> str | None:
+    """The request's CallSid when it has Twilio's shape, else None."""
+    sid = request.form.get("CallSid", "")
+    return sid if _CALL_SID.match(sid) else None
+
+
+def with_record(call_sid: str, update: Callable[[CallRecord], None], create: bool = True) -> None:
+    """Apply `update` to the call's record, creating it if needed; never fails the webhook.
+
+    The caller's number is turned into a keyed pseudonym here and goes no further.
+    """
+    try:
+        with get_db().session() as session:
+            record = records.find_call(session, call_sid)
+            if record is None:
+                if not create:
+                    return
+                record = open_record(session, call_sid)
+            update(record)
+    except SQLAlchemyError as exc:
+        # The call goes on without its record: a caller matters more than a statistic.
+        log.error("call record for %s not saved: database error %s", call_sid, type(exc).__name__)
+
+
+def open_record(session: Session, call_sid: str) -> CallRecord:
+    """The call's record, created (with the caller's pseudonym, never the number) if missing."""
+    record = records.find_call(session, call_sid)
+    if record is None:
+        config = settings()
+        key = caller_key(request.form.get("From"), config.pseudonym_key)
+        record = records.open_call(session, call_sid, key, config.pseudonym_key_version)
+    return record
+
+
+def require_twilio_signature(blueprint: Blueprint) -> None:
+    """Refuse (403, safe TwiML, nothing stored) every request to `blueprint` Twilio did not sign."""
+
+    @blueprint.before_request
+    def _check() -> Response | None:
+        config = settings()
+        if is_signed_by_twilio(request, config.public_base_url, config.twilio_auth_token):
+            return None
+        log.warning("refused a request to %s without a valid Twilio signature", request.path)
+        return safe_twiml(403)
