@@ -105,6 +105,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    """Import the roster file: all or nothing; errors name the volunteer and the field."""
+    from . import db as database
+    from .crypto import make_fernet
+    from .routing.roster_file import RosterError, load_roster_file
+    from .routing.roster_import import import_roster
+
+    settings = _settings()
+    try:
+        roster = load_roster_file(args.file)
+    except RosterError as error:
+        print(error, file=sys.stderr)
+        return 1
+    store = database.Database(settings.database_url)
+    try:
+        with store.session() as session:
+            report = import_roster(session, roster, make_fernet(settings.callback_encryption_keys))
+    finally:
+        store.dispose()
+    print(f"roster imported: {report.summary()}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run an RQ worker (with its scheduler) for the hotline's queues."""
     from workers.runner import run_worker
@@ -148,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--url", help="the hotline's base URL (default: PUBLIC_BASE_URL)")
     sim.add_argument("--caller", default="+77010000000", help="the simulated caller's number")
     sim.set_defaults(func=cmd_simulate)
+
+    roster = sub.add_parser("roster", help="volunteers and shifts").add_subparsers(
+        dest="roster_command", required=True
+    )
+    imp = roster.add_parser("import", help="import a roster YAML file (config/roster.example.yaml)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_roster_import)
 
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")

@@ -41,6 +41,8 @@ def render_step(
             timeout=end.timeout_seconds,
             action=url,
             method="POST",
+            # '#' would end the Gather with no digits (silence); here it is just a wrong key.
+            finish_on_key="",
         )
         # Prompts inside the Gather so a caller who knows the menu can press a key at once.
         add_utterances(gather, step.utterances, audio_url)

@@ -35,7 +35,7 @@ require_twilio_signature(bp)
 
 _MAX_DIGITS = 64  # longer input is a wrong key all the same; no reason to carry it further
 _MAX_TRIES = 20
-AUDIO_SUFFIXES = (".mp3", ".wav", ".ogg")  # what Twilio's <Play> accepts
+AUDIO_SUFFIXES = (".mp3", ".wav")  # what Twilio's <Play> plays
 
 
 def _state_from_query() -> tuple[str, CallState] | None:

@@ -1,0 +1,128 @@
+"""The `hotline` command, run as an operator would: real files, real database, exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from support import test_env
+
+HOTLINE = str(Path(sys.executable).parent / "hotline")
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [HOTLINE, *args],
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_flows_check_passes_on_the_shipped_flows():
+    result = run("flows", "check")
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_flows_check_names_the_file_node_and_problem(tmp_path):
+    shutil.copytree(PROJECT / "ivr_flows", tmp_path / "flows")
+    broken = tmp_path / "flows" / "default.yaml"
+    broken.write_text(broken.read_text().replace('"1": route_violence', '"1": route_violnce'))
+    result = run("flows", "check", str(tmp_path / "flows"))
+    assert result.returncode == 1
+    assert "default.yaml: node 'topic'" in result.stderr
+    assert "route_violnce" in result.stderr
+
+
+def test_the_app_refuses_to_start_with_a_broken_flow(tmp_path):
+    shutil.copytree(PROJECT / "ivr_flows", tmp_path / "flows")
+    broken = tmp_path / "flows" / "default.yaml"
+    broken.write_text(broken.read_text().replace("next: language", "next: languag", 1))
+    env = test_env(
+        HOTLINE_FLOWS_DIR=str(tmp_path / "flows"), DATABASE_URL=f"sqlite:///{tmp_path}/x.db"
+    )
+    code = "from hotline import create_app; create_app()"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "default.yaml: node 'greeting'" in result.stderr and "languag" in result.stderr
+
+
+def test_missing_settings_stop_with_a_message_naming_each_variable():
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "PSEUDONYM", "SECRET"))
+    }
+    result = subprocess.run(
+        [HOTLINE, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PSEUDONYM_KEY", "SECRET_KEY"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_then_roster_import_is_idempotent(tmp_path):
+    env = test_env(DATABASE_URL=f"sqlite:///{tmp_path}/cli.db")
+    assert run("db", "upgrade", env=env).returncode == 0
+    first = run("roster", "import", str(PROJECT / "config" / "roster.example.yaml"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "created" in first.stdout
+    again = run("roster", "import", str(PROJECT / "config" / "roster.example.yaml"), env=env)
+    assert again.returncode == 0 and "created" not in again.stdout
+    engine = create_engine(f"sqlite:///{tmp_path}/cli.db")
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM volunteers")).scalar()
+    engine.dispose()
+    assert count >= 3
+
+
+def test_a_roster_with_one_bad_row_imports_nothing_and_says_why(tmp_path):
+    env = test_env(DATABASE_URL=f"sqlite:///{tmp_path}/cli.db")
+    run("db", "upgrade", env=env)
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        """
+volunteers:
+  - handle: ok
+    display_name: Fine
+    phone: "+77011234567"
+    roles: [lawyer]
+    topics: [labor]
+    languages: [ru]
+    shifts: []
+  - handle: bad
+    display_name: Broken
+    phone: "12"
+    roles: [astronaut]
+    topics: [labor]
+    languages: [ru]
+    shifts: []
+"""
+    )
+    result = run("roster", "import", str(roster), env=env)
+    assert result.returncode == 1
+    assert "bad" in result.stderr and "phone" in result.stderr and "astronaut" in result.stderr
+    engine = create_engine(f"sqlite:///{tmp_path}/cli.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM volunteers")).scalar() == 0
+    engine.dispose()
+
+
+@pytest.mark.parametrize("args", [["keys", "new"]])
+def test_keys_new_prints_usable_secrets(args):
+    result = run(*args)
+    assert result.returncode == 0
+    assert "CALLBACK_ENCRYPTION_KEYS=" in result.stdout
