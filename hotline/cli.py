@@ -56,7 +56,7 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Walk a call through the running hotline, printing what the caller hears."""
-    from .simulate import Heard, SimulatedCall, scripted
+    from .simulate import Heard, SimulatedCall, VolunteerPhones, scripted
 
     settings = _settings()
     base_url = (args.url or settings.public_base_url).rstrip("/")
@@ -92,13 +92,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"  > {key if key else '(silence)'}")
         return key
 
+    # Volunteers' phones answer and accept, unless --volunteer-answers says otherwise.
+    answers = dict(item.split("=", 1) for item in args.volunteer_answers.split(",") if "=" in item)
+    phones = VolunteerPhones(call, answers)
     print(f"Calling {base_url}/twilio/voice as a simulated caller (CallSid {call.call_sid})")
     try:
-        call.run(keys_with_echo)
+        call.run(keys_with_echo, on_dial=phones)
     except OSError as error:
         print(f"cannot reach the hotline at {base_url}: {error}", file=sys.stderr)
         return 1
     show_new()
+    for _number, _caller_id, whisper in phones.legs:
+        print(f"  (a volunteer's phone rang; they heard: {whisper or 'nothing, busy/no answer'})")
     refused = [e for e in call.exchanges if e.status >= 400]
     for exchange in refused:
         print(f"  !! {exchange.url} answered {exchange.status}", file=sys.stderr)
@@ -170,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--keys", help="scripted keys, e.g. 2,1 (an empty item is silence)")
     sim.add_argument("--url", help="the hotline's base URL (default: PUBLIC_BASE_URL)")
     sim.add_argument("--caller", default="+77010000000", help="the simulated caller's number")
+    sim.add_argument(
+        "--volunteer-answers",
+        default="",
+        help="how volunteers' phones answer: NUMBER=accept|decline|silent|busy|no-answer,...",
+    )
     sim.set_defaults(func=cmd_simulate)
 
     roster = sub.add_parser("roster", help="volunteers and shifts").add_subparsers(

@@ -163,6 +163,64 @@ class SimulatedCall:
         return urllib.parse.urljoin(self.base_url + "/", url)
 
 
+@dataclass
+class VolunteerPhones:
+    """The volunteers' side of <Dial>: how each number answers, and what each leg heard.
+
+    `answers` maps a number to accept | decline | silent | busy | no-answer | failed; a number
+    not listed accepts. `legs` records (number, callerId, whisper speech) per leg rung.
+    """
+
+    call: SimulatedCall
+    answers: dict[str, str] = field(default_factory=dict)
+    legs: list[tuple[str, str, str]] = field(default_factory=list)
+    talk_seconds: int = 120
+
+    def __call__(self, dial: ET.Element) -> dict[str, str]:
+        for number in dial.iter("Number"):
+            phone = (number.text or "").strip()
+            action = self.answers.get(phone, "accept")
+            if action in {"busy", "no-answer", "failed"}:
+                self.legs.append((phone, dial.get("callerId", ""), ""))
+                continue
+            bridged, speech = self._whisper(number.get("url", ""), action)
+            self.legs.append((phone, dial.get("callerId", ""), speech))
+            if bridged:
+                return {
+                    "DialCallStatus": "completed",
+                    "DialBridged": "true",
+                    "DialCallDuration": str(self.talk_seconds),
+                }
+            return {"DialCallStatus": "completed", "DialBridged": "false"}
+        last = self.answers.get(self.legs[-1][0], "no-answer") if self.legs else "no-answer"
+        return {"DialCallStatus": last if last in {"busy", "failed"} else "no-answer"}
+
+    def _whisper(self, url: str, action: str) -> tuple[bool, str]:
+        """Follow the whisper on the child leg; True when it ends bridged (no <Hangup>)."""
+        key = {"accept": "1", "decline": "2"}.get(action)
+        leg = SimulatedCall(self.call.base_url, self.call.auth_token, caller=self.call.common["To"])
+        leg.common.update(ParentCallSid=self.call.call_sid, Direction="outbound-dial")
+        speech: list[str] = []
+        next_url: str | None = self.call._absolute(url)
+        extra: dict[str, str] = {}
+        for _ in range(10):
+            if next_url is None:
+                break
+            root = ET.fromstring(leg.post(next_url, extra).body)  # noqa: S314
+            next_url, extra = None, {}
+            for verb in root:
+                speech.extend(h.text for h in SimulatedCall._speech(verb) if h.kind == "say")
+                if verb.tag == "Gather" and key:
+                    next_url, extra = self.call._absolute(verb.get("action", "")), {"Digits": key}
+                    break
+                if verb.tag == "Redirect":
+                    next_url = self.call._absolute(verb.text or "")
+                    break
+                if verb.tag == "Hangup":
+                    return False, " ".join(speech)
+        return True, " ".join(speech)
+
+
 def scripted(keys: list[str | None]) -> Callable[[Heard], str | None]:
     """Answer each Gather with the next key in the list; silence once the list runs out."""
     remaining = list(keys)

@@ -1,0 +1,96 @@
+"""The live view: calls now, who is on shift and free, the callback queue (refreshes itself)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Response, abort, redirect, render_template, url_for
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from ..callbacks import service as callback_service
+from ..db import get_session
+from ..models.call import CallOutcome, CallRecord
+from ..models.callback import OPEN_STATUSES, CallbackRequest
+from ..redis_conn import get_redis
+from ..routing.claims import claimed_ids
+from . import audit
+from .access import current_user, supervisor_only
+from .blueprint import bp
+from .clock import now
+from .formatting import hotline_tz
+from .roster_read import active_volunteers, on_shift_now
+
+log = logging.getLogger(__name__)
+REFRESH_SECONDS = 15
+# A record still open after the longest allowed call (Dial timeLimit, 4 h) lost its status
+# callback; it is not "live" any more.
+STALE_AFTER = timedelta(hours=4)
+STAGES = {
+    CallOutcome.IN_MENU.value: "menu",
+    CallOutcome.EMERGENCY_INFO.value: "menu",
+    CallOutcome.ROUTING.value: "ringing",
+    CallOutcome.CONNECTED.value: "connected",
+}
+
+
+def _busy(ids: list[int]) -> set[int] | None:
+    redis = get_redis()
+    if redis is None:
+        return None
+    try:
+        return claimed_ids(redis, ids)
+    except RedisError:
+        log.warning("live view: Redis unavailable, free/busy unknown")
+        return None
+
+
+@bp.get("/live")
+@supervisor_only
+def live() -> str:
+    """What is happening now; the page reloads itself every REFRESH_SECONDS."""
+    db = get_session()
+    at = now()
+    calls = db.scalars(
+        select(CallRecord)
+        .where(CallRecord.ended_at.is_(None), CallRecord.started_at >= at - STALE_AFTER)
+        .order_by(CallRecord.started_at)
+    ).all()
+    stages = {"menu": [], "ringing": [], "connected": []}  # type: dict[str, list[CallRecord]]
+    for call in calls:
+        stage = STAGES.get(call.outcome)
+        if stage:
+            stages[stage].append(call)
+    on_shift = on_shift_now(active_volunteers(db), at, hotline_tz())
+    busy = _busy([v.id for v in on_shift])
+    queue = db.scalars(
+        select(CallbackRequest)
+        .where(CallbackRequest.status.in_(OPEN_STATUSES))
+        .order_by(CallbackRequest.created_at)
+    ).all()
+    return render_template(
+        "dashboard/live.html",
+        stages=stages,
+        on_shift=on_shift,
+        busy=busy,
+        queue=queue,
+        at=at,
+        refresh=REFRESH_SECONDS,
+    )
+
+
+@bp.post("/callbacks/<int:request_id>/cancel")
+@supervisor_only
+def cancel_callback(request_id: int) -> Response:
+    """Cancel an open callback request (its number is erased by the service)."""
+    db = get_session()
+    if db.get(CallbackRequest, request_id) is None:
+        abort(404)
+    user = current_user()
+    cancelled = callback_service.cancel(db, request_id, by=f"dashboard:{user.username}", now=now())  # type: ignore[union-attr]
+    audit.record(
+        "callback_cancel", "callback", request_id, detail="cancelled" if cancelled else "already ended"
+    )
+    db.commit()
+    return redirect(url_for("dashboard.live", cancelled=request_id if cancelled else None))

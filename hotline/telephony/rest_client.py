@@ -1,0 +1,124 @@
+"""Twilio's REST API: a client that never logs a number, and can be pointed at a mock.
+
+twilio-python logs every request's URL, query and headers at INFO; a Calls list filtered by `To`
+would put a survivor's number in the logs. QuietHttpClient logs method, path and status only.
+
+TWILIO_API_BASE_URL sends every request to a Twilio-compatible server instead (Prism, the tests'
+fake). The host is rewritten in the HTTP client, after twilio-python has built the URL, because
+the Client itself rewrites hosts too: TWILIO_EDGE / TWILIO_REGION turn api.twilio.com into
+api.sydney.au1.twilio.com, which a base_url set on the domain would not catch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from ..callbacks.runtime import DialError
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+# A REST call runs inside an RQ job; a Twilio that hangs must not hold the worker for long.
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
+class QuietHttpClient(TwilioHttpClient):
+    """twilio-python's HTTP client, logging no parameters, headers or bodies."""
+
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        self.logger.debug("Twilio API %s %s", kwargs["method"], urlsplit(kwargs["url"]).path)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        self.logger.debug("Twilio API answered %s", status_code)
+
+
+class BaseUrlHttpClient(QuietHttpClient):
+    """Sends every request for a *.twilio.com host to base_url (same path and query)."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def rewrite(self, url: str) -> str:
+        """The URL with Twilio's host (any edge or region) replaced by base_url."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host != "twilio.com" and not host.endswith(".twilio.com"):
+            return url
+        base = urlsplit(self.base_url)
+        return urlunsplit(
+            (base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, "")
+        )
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        return super().request(
+            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
+        )
+
+
+def make_twilio_client(settings: Settings) -> Client:
+    """A twilio-python Client for our account; to TWILIO_API_BASE_URL when it is set."""
+    http_client: QuietHttpClient
+    if settings.twilio_api_base_url:
+        http_client = BaseUrlHttpClient(
+            settings.twilio_api_base_url, timeout=REQUEST_TIMEOUT_SECONDS
+        )
+    else:
+        http_client = QuietHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
+class TwilioCalls:
+    """Places and ends callback legs through Twilio's Calls resource."""
+
+    def __init__(self, client: Client, from_number: str) -> None:
+        self.client = client
+        self.from_number = from_number
+
+    def call_volunteer(self, *, to: str, url: str, status_callback: str, timeout: int) -> str:
+        """Ring the volunteer from the hotline number; Twilio fetches `url` once AMD has decided."""
+        try:
+            call = self.client.calls.create(
+                to=to,
+                from_=self.from_number,
+                url=url,
+                method="POST",
+                status_callback=status_callback,
+                status_callback_method="POST",
+                # Synchronous AMD: the whisper URL is fetched with AnsweredBy, so a volunteer's
+                # voicemail is hung up on instead of hearing (and recording) the whisper.
+                machine_detection="Enable",
+                timeout=timeout,
+            )
+        except TwilioRestException as exc:
+            # The code only: Twilio's message can quote the 'To' number.
+            raise DialError(f"twilio:{exc.code or exc.status}") from None
+        except (TwilioException, requests.RequestException):
+            raise DialError("network") from None
+        return str(call.sid)
+
+    def hang_up(self, call_sid: str) -> None:
+        """End a call in progress (a cancelled request's volunteer leg)."""
+        try:
+            self.client.calls(call_sid).update(status="completed")
+        except TwilioRestException as exc:
+            raise DialError(f"twilio:{exc.code or exc.status}") from None
+        except (TwilioException, requests.RequestException):
+            raise DialError("network") from None
