@@ -141,10 +141,9 @@ def run(redis: Redis, candidates: list[Candidate], busy_share: float, iterations
             )
     for part in ("claim", "total"):
         naive, script = timings["naive"][part], timings["script"][part]
-        print(
-            f"  naive / script, {part}: median x{statistics.median(naive) / statistics.median(script):.2f}, "
-            f"p99 x{percentile(naive, 0.99) / percentile(script, 0.99):.2f}"
-        )
+        median_ratio = statistics.median(naive) / statistics.median(script)
+        p99_ratio = percentile(naive, 0.99) / percentile(script, 0.99)
+        print(f"  naive / script, {part}: median x{median_ratio:.2f}, p99 x{p99_ratio:.2f}")
 
 
 def _clear(redis: Redis) -> None:
@@ -158,10 +157,12 @@ def main() -> None:
     base = os.environ.get("HOTLINE_BENCH_REDIS_URL") or os.environ.get(
         "HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379"
     )
-    redis = Redis.from_url(urlunsplit(urlsplit(base)._replace(path="/14")))
+    url = urlunsplit(urlsplit(base)._replace(path="/14"))
+    redis = Redis.from_url(url)
     redis.ping()
     candidates = make_candidates(random.Random(42))
-    print(f"{VOLUNTEERS} volunteers in memory, Redis at {redis.connection_pool}")
+    where = urlsplit(url)
+    print(f"{VOLUNTEERS} volunteers in memory; Redis {where.hostname}:{where.port or 6379}/14")
     for busy_share in (0.3, 0.9):
         run(redis, candidates, busy_share, iterations)
     redis.close()

@@ -12,6 +12,7 @@ __all__ = ["Settings", "SettingsError", "create_app"]
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app; refuses to start on bad settings or invalid IVR flows."""
     from . import db, logs, redis_conn
+    from .dashboard import views as dashboard
     from .telephony import webhooks
 
     settings = settings or Settings.from_env()
@@ -24,4 +25,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     redis_conn.init_app(app)
     webhooks.init_app(app)
+    dashboard.init_app(app)
     return app

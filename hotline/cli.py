@@ -133,6 +133,13 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_create(args: argparse.Namespace) -> int:
+    """Create a dashboard account; the password comes from stdin, or is typed twice."""
+    from .dashboard.cli_users import create_account
+
+    return create_account(_settings(), args.username, args.role, args.volunteer)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run an RQ worker (with its scheduler) for the hotline's queues."""
     from workers.runner import run_worker
@@ -188,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp = roster.add_parser("import", help="import a roster YAML file (config/roster.example.yaml)")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_roster_import)
+
+    users = sub.add_parser("users", help="dashboard accounts").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a dashboard account")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=["supervisor", "volunteer"])
+    create.add_argument("--volunteer", metavar="HANDLE", help="link to this roster volunteer")
+    create.set_defaults(func=cmd_users_create)
 
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")

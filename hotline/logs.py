@@ -7,14 +7,25 @@ import re
 
 from flask import Flask
 
-# Seven or more digits, optionally with +, spaces, dashes or brackets between them: anything that
-# could be a phone number is masked before a log line is written.
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+# Digits with +, spaces, dashes, dots or brackets between them. A run holding seven or more digits
+# could be a phone number (the shortest national numbers have seven) and is masked before a log
+# line is written; an IPv4 address, a timestamp or a short id is left alone.
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]*\d")
+_NOT_A_PHONE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}( \d{2})?)$")  # IPv4, a date
+_MIN_PHONE_DIGITS = 7
+
+
+def _mask(match: re.Match[str]) -> str:
+    run = match.group(0)
+    digits = sum(ch.isdigit() for ch in run)
+    if digits < _MIN_PHONE_DIGITS or _NOT_A_PHONE.match(run.strip()):
+        return run
+    return "[redacted-number]"
 
 
 def redact(text: str) -> str:
     """Mask anything in `text` that looks like a phone number."""
-    return _PHONE_LIKE.sub("[redacted-number]", text)
+    return _DIGIT_RUN.sub(_mask, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -59,8 +59,14 @@ EMBEDDED = "embedded"  # HOTLINE_TEST_*_URL=embedded skips the machine's service
 
 
 def say(message: str) -> None:
-    """Print one line of ./dev's own output, set apart from the children's."""
-    print(f"[dev] {message}", flush=True)
+    """Print one line of ./dev's own output (on stderr: `./dev shell-env` keeps stdout clean)."""
+    emit(f"[dev] {message}", sys.stderr)
+
+
+def emit(line: str, stream: IO[str] | None = None) -> None:
+    """Print a line; a closed stdout (e.g. `| tee` ended by Ctrl-C) must not stop the cleanup."""
+    with contextlib.suppress(OSError):
+        print(line, file=stream or sys.stdout, flush=True)
 
 
 class DevError(Exception):
@@ -101,7 +107,7 @@ def ensure_venv(extra: str) -> None:
     result = subprocess.run(
         [str(VENV_PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-e", f".[{extra}]"],
-        cwd=ROOT,
+        cwd=ROOT, stdout=sys.stderr,
     )  # fmt: skip
     if result.returncode != 0:
         raise DevError(f"pip install -e '.[{extra}]' failed (see its messages above)")
@@ -358,6 +364,7 @@ class Child:
         self.name = name
         self.stop_signal = stop_signal
         self.quiet = quiet
+        self.stop_requested = False
         self.tail: collections.deque[str] = collections.deque(maxlen=20)  # shown if it dies
         # Its own session: Ctrl-C reaches only ./dev, which then stops children in order.
         self.process = subprocess.Popen(  # type: ignore[call-overload]
@@ -383,7 +390,7 @@ class Child:
             if self.quiet:
                 self.tail.append(line.rstrip())
             else:
-                print(f"{self.name:>7} | {line.rstrip()}", flush=True)
+                emit(f"{self.name:>7} | {line.rstrip()}")
 
     @property
     def pid(self) -> int:
@@ -397,6 +404,7 @@ class Child:
 
     def request_stop(self) -> None:
         """Send the child its stop signal (gunicorn and RQ then finish what they are doing)."""
+        self.stop_requested = True
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, self.stop_signal)
@@ -421,6 +429,8 @@ class Child:
         code = self.returncode()
         if code is None:
             return f"{self.name} is running"
+        if self.stop_requested and code in (0, -self.stop_signal):
+            return f"{self.name} stopped"
         if code < 0:
             with contextlib.suppress(ValueError):
                 return f"{self.name} was killed by {signal.Signals(-code).name}"
@@ -432,11 +442,13 @@ def _ignore_signal(_signum: int, _frame: object) -> None:
 
 
 def install_stop_signals() -> None:
-    """Make SIGTERM and SIGHUP unwind the main thread like Ctrl-C does."""
+    """Make SIGINT, SIGTERM and SIGHUP unwind the main thread (and so stop the children)."""
 
     def _raise(signum: int, _frame: object) -> None:
         raise Stop(signal.Signals(signum).name)
 
+    # Even when started with SIGINT ignored (a background job of a script), Ctrl-C must work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise)
     signal.signal(signal.SIGHUP, _raise)
 
@@ -542,7 +554,7 @@ class EmbeddedPostgres:
                  PGSERVER_REQUIREMENT],
             )  # fmt: skip
             if result.returncode != 0 or not (bindir / "postgres").exists():
-                raise DevError("pgserver has no binary wheel for this platform and Python", code=3)
+                raise DevError(f"could not install {PGSERVER_REQUIREMENT} (see pip above)", code=3)
         if self.run_as is None:
             return bindir
         # The binaries find their libraries in ../../../pgserver.libs (auditwheel's RPATH).
@@ -767,7 +779,7 @@ def cmd_run() -> int:
         print_banner(env, port, redis_note)
         return supervise(children)
     except (KeyboardInterrupt, Stop) as stop:
-        print(flush=True)
+        emit("")
         say(f"{'Ctrl-C' if isinstance(stop, KeyboardInterrupt) else stop}: stopping")
         return 0
     finally:
@@ -794,7 +806,7 @@ def supervise(children: list[Child]) -> int:
                 continue
             reported.add(child.name)
             for line in child.tail:
-                print(f"{child.name:>7} | {line}", flush=True)
+                emit(f"{child.name:>7} | {line}")
             say(f"!! {child.describe_exit()} (its last lines are above, prefixed '{child.name}')")
             if child.name == "worker":
                 say(
@@ -848,12 +860,22 @@ def print_banner(env: dict[str, str], port: int, redis_note: str) -> None:
     print("\n".join(lines) + "\n", flush=True)
 
 
+def running_dev_redis() -> str | None:
+    """The URL of the embedded Redis of a `./dev run` that is running now, if any."""
+    with contextlib.suppress(OSError, ValueError):
+        url = REDIS_URL_FILE.read_text().strip()
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname and parts.port and raw_redis_ping(parts.hostname, parts.port):
+            return url
+    return None
+
+
 def cmd_hotline(args: list[str]) -> int:
     """Run `hotline ARGS` with the local development environment."""
     ensure_venv("local")
     env = dev_environment()
-    if not env.get("REDIS_URL", "").strip() and REDIS_URL_FILE.exists():
-        env["REDIS_URL"] = REDIS_URL_FILE.read_text().strip()  # the running ./dev run's Redis
+    if not env.get("REDIS_URL", "").strip() and (running := running_dev_redis()):
+        env["REDIS_URL"] = running
     signal.signal(signal.SIGINT, _ignore_signal)  # the child handles Ctrl-C itself
     return subprocess.run([str(VENV_BIN / "hotline"), *args], cwd=ROOT, env=env).returncode
 
@@ -862,8 +884,8 @@ def cmd_shell_env() -> int:
     """Print the development environment as `export` lines (eval "$(./dev shell-env)")."""
     ensure_venv("local")
     env = dev_environment()
-    if not env.get("REDIS_URL", "").strip() and REDIS_URL_FILE.exists():
-        env["REDIS_URL"] = REDIS_URL_FILE.read_text().strip()
+    if not env.get("REDIS_URL", "").strip() and (running := running_dev_redis()):
+        env["REDIS_URL"] = running
     keys = [*read_env_file(DEV_ENV_FILE), "REDIS_URL", "PATH", "VIRTUAL_ENV"]
     for key in dict.fromkeys(keys):
         if env.get(key):

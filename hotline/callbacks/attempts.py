@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from ..routing import claims
 from ..routing.policy import WHISPER_ALLOWANCE_SECONDS, pick_volunteers
 from ..routing.roster_queries import VolunteerNotFound, load_candidates, volunteer_phone
 from . import outcomes
-from .retry import Outcome
+from .retry import NextShiftStart, Outcome
 from .runtime import CallbackRuntime, DialError
 from .service import schedule
 from .shifts import eligible_candidates, next_shift_start
@@ -36,7 +36,7 @@ LEASE_MARGIN = timedelta(seconds=120)
 AMD_ALLOWANCE = timedelta(seconds=30)
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     """What a run did; returned by the job (shows in RQ), never containing a number."""
 
     NOT_PENDING = "not_pending"  # cancelled, completed, or already dialing: nothing to do
@@ -175,8 +175,11 @@ def _ringing_time(rt: CallbackRuntime) -> timedelta:
 
 def accepted_lease(rt: CallbackRuntime, now: datetime) -> datetime:
     """The dialing lease once the volunteer accepted: the caller's ring and machine detection."""
-    return now + timedelta(seconds=rt.config.caller_ring_timeout_seconds) + AMD_ALLOWANCE + (
-        LEASE_MARGIN
+    return (
+        now
+        + timedelta(seconds=rt.config.caller_ring_timeout_seconds)
+        + AMD_ALLOWANCE
+        + (LEASE_MARGIN)
     )
 
 
@@ -186,9 +189,9 @@ def _later(
     request: CallbackRequest,
     outcome: Outcome,
     now: datetime,
-    next_shift: object = None,
+    next_shift: NextShiftStart = None,
 ) -> Result:
-    status = outcomes.reschedule(request, outcome, now, rt.config, rt.tz, next_shift)  # type: ignore[arg-type]
+    status = outcomes.reschedule(request, outcome, now, rt.config, rt.tz, next_shift)
     log.info("callback %s: %s, now %s", request.id, outcome.value, status)
     result = Result.RESCHEDULED if status == CallbackStatus.PENDING.value else Result.ENDED
     return _commit_and_schedule(rt, session, request, now, result)

@@ -45,7 +45,11 @@ _INTS = {
     "horizon_hours": ("retry", "horizon_hours", 1, 24 * 14, "two weeks at most"),
     "busy_retry_minutes": ("retry", "busy_retry_minutes", 1, 240, "minutes"),
     "volunteer_ring": (
-        "volunteers", "ring_timeout_seconds", 5, 60, "Twilio's minimum is 5; voicemail by 60",
+        "volunteers",
+        "ring_timeout_seconds",
+        5,
+        60,
+        "Twilio's minimum is 5; voicemail by 60",
     ),
     "decline_cooldown": ("volunteers", "decline_cooldown_minutes", 0, 24 * 60, "minutes"),
     "max_per_round": ("volunteers", "max_per_round", 1, 50, "legs per try"),
@@ -128,8 +132,10 @@ def parse_config(data: Any, source: str = "callbacks config") -> CallbackConfig:
     if caller_id is not None and (not isinstance(caller_id, str) or not _E164.match(caller_id)):
         problems.append("caller.caller_id: expected an E.164 number like +77270000000, or null")
     regions = sections["caller"].get("regions", ["KZ"])
-    if not isinstance(regions, list) or not regions or not all(
-        isinstance(r, str) and r in phonenumbers.SUPPORTED_REGIONS for r in regions
+    if (
+        not isinstance(regions, list)
+        or not regions
+        or not all(isinstance(r, str) and r in phonenumbers.SUPPORTED_REGIONS for r in regions)
     ):
         problems.append("caller.regions: expected a list of region codes like [KZ]")
         regions = ["KZ"]

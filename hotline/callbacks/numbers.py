@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, ValidationResult
@@ -17,7 +17,7 @@ DEFAULT_REGIONS = ("KZ",)
 _NATIONAL_DIGITS = 10
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     EMPTY = "empty"
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from .windows import in_window, next_slot
@@ -20,7 +20,7 @@ from .windows import in_window, next_slot
 _MAX_SHIFT_LOOKUPS = 64
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What happened on a try, as far as scheduling the next one is concerned."""
 
     CALLER_UNREACHED = "caller_unreached"  # busy, no answer, voicemail or failed: uses an attempt

@@ -70,7 +70,9 @@ def schedule(queue: Queue | None, request: CallbackRequest, now: datetime) -> bo
         return True
     except (RedisError, OSError) as exc:
         # Committed already: the sweeper will enqueue it once Redis is back.
-        log.warning("callback %s: not enqueued (%s); the sweeper will", request.id, type(exc).__name__)
+        log.warning(
+            "callback %s: not enqueued (%s); the sweeper will", request.id, type(exc).__name__
+        )
         return False
     return True
 
@@ -91,7 +93,7 @@ def request_callback(
     policy: RetryPolicy | None = None,
     regions: tuple[str, ...] = ("KZ",),
 ) -> CallbackRequest:
-    """Store a consented callback (number encrypted), commit, then enqueue it; never raises on Redis.
+    """Store a consented callback (number encrypted), commit, then enqueue; Redis errors pass.
 
     Raises ValueError (naming the field, never the number) on a bad number, topic, language or
     window: the IVR validates all of them before this point.
@@ -183,6 +185,7 @@ def sweep(
     dialing = CallbackStatus.DIALING.value
     for request in _open_rows(session, CallbackRequest.lease_until < now, dialing):
         leg = outcomes.open_leg(request)
+        moved: str | None
         if leg is None:
             moved = outcomes.reschedule_lost(request, now, config, tz)
         else:
@@ -233,4 +236,3 @@ def _job_missing(connection: Redis, jid: str) -> bool:
         job.delete()
         return True
     return False
-

@@ -1,4 +1,4 @@
-"""When the next suitable volunteer comes on shift, for a callback that found nobody. Pure Python."""
+"""When the next suitable volunteer comes on shift, for a callback that found nobody. Pure."""
 
 from __future__ import annotations
 
@@ -35,12 +35,7 @@ def next_shift_start(shifts: Iterable[ShiftSpec], after: datetime, tz: tzinfo) -
     if on_shift(shifts, after, tz):
         return after
     local_day = after.astimezone(tz).date()
-    starts = [
-        start
-        for shift in shifts
-        for start in _starts(shift, local_day, tz)
-        if start > after
-    ]
+    starts = [start for shift in shifts for start in _starts(shift, local_day, tz) if start > after]
     return min(starts, default=None)
 
 

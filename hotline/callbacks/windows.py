@@ -8,12 +8,12 @@ did not choose.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from enum import Enum
+from enum import StrEnum
 
 MINUTES_PER_DAY = 24 * 60
 
 
-class Window(str, Enum):
+class Window(StrEnum):
     ANY = "any"
     MORNING = "morning"
     AFTERNOON = "afternoon"

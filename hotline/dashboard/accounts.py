@@ -29,9 +29,7 @@ def create_user(
     """Add an account (the caller commits); a volunteer account must name a roster volunteer."""
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise AccountError(
-            "the username must be 2-64 lowercase letters, digits, '.', '_' or '-'"
-        )
+        raise AccountError("the username must be 2-64 lowercase letters, digits, '.', '_' or '-'")
     if role not in {r.value for r in Role}:
         raise AccountError("the role must be supervisor or volunteer")
     problem = password_problem(password)

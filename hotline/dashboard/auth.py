@@ -51,20 +51,28 @@ def login_post() -> Response | tuple[str, int]:
         if user is not None and usable:
             register_failure(user, at)
         reason = (
-            "unknown account" if user is None
-            else "account disabled" if not user.active
-            else "account paused after failures" if not usable
+            "unknown account"
+            if user is None
+            else "account disabled"
+            if not user.active
+            else "account paused after failures"
+            if not usable
             else "wrong password"
         )
         audit.record(
-            "login_failed", "user", user.id if user else None,
-            detail=reason, username=user.username if user else None,
+            "login_failed",
+            "user",
+            user.id if user else None,
+            detail=reason,
+            username=user.username if user else None,
         )
         db.commit()
         # One message for every failure: it must not tell whether the account exists.
         return _login_page(
-            _("Wrong username or password. After several failed attempts, signing in is "
-              "paused for a few minutes."),
+            _(
+                "Wrong username or password. After several failed attempts, signing in is "
+                "paused for a few minutes."
+            ),
             200,
         )
     sessions.end(db, request.cookies.get(sessions.COOKIE_NAME))
@@ -110,8 +118,13 @@ def language() -> Response:
         get_session().commit()
     else:
         response.set_cookie(
-            LANG_COOKIE, lang, path=sessions.COOKIE_PATH, max_age=365 * 86400,
-            httponly=True, samesite="Lax", secure=sessions.secure_cookies(),
+            LANG_COOKIE,
+            lang,
+            path=sessions.COOKIE_PATH,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=sessions.secure_cookies(),
         )
     return response
 

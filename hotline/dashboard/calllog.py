@@ -105,8 +105,16 @@ def call_detail(call_id: int) -> str:
         call=call,
         repeat=repeat_counts(db, [call]).get(call.id),
         names=volunteer_names(db, ids),
-        back=request.args.get("back", ""),
+        back=_back_args(),
     )
+
+
+def _back_args() -> dict[str, str]:
+    # The list's filters ride along on the detail link, validated again before reuse.
+    try:
+        return parse_filters(request.args).query_args()
+    except BadParams:
+        return {}
 
 
 def _cell(value: object) -> str:
@@ -119,8 +127,18 @@ def _csv_rows(db: Session, filters: CallFilters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        [_("Call"), _("Started"), _("Topic"), _("Language"), _("Outcome"), _("Wait, s"),
-         _("Duration, s"), _("Answered by"), _("IVR path"), _("Calls from this caller in 30 days")]
+        [
+            _("Call"),
+            _("Started"),
+            _("Topic"),
+            _("Language"),
+            _("Outcome"),
+            _("Wait, s"),
+            _("Duration, s"),
+            _("Answered by"),
+            _("IVR path"),
+            _("Calls from this caller in 30 days"),
+        ]
     )
     yield "\ufeff" + buffer.getvalue()  # the BOM makes Excel read Cyrillic as UTF-8
     query = ordered(filtered(filters, hotline_tz()), filters.sort)
@@ -135,11 +153,16 @@ def _csv_rows(db: Session, filters: CallFilters) -> Iterator[str]:
             writer.writerow(
                 _cell(value)
                 for value in (
-                    call.id, local(call.started_at, "%Y-%m-%d %H:%M:%S"),
-                    label("topic", call.topic), label("language", call.language),
-                    label("outcome", call.outcome), call.wait_seconds, call.duration_seconds,
+                    call.id,
+                    local(call.started_at, "%Y-%m-%d %H:%M:%S"),
+                    label("topic", call.topic),
+                    label("language", call.language),
+                    label("outcome", call.outcome),
+                    call.wait_seconds,
+                    call.duration_seconds,
                     answered.display_name if answered else "",
-                    " > ".join(call.ivr_path or []), repeats.get(call.id, ""),
+                    " > ".join(call.ivr_path or []),
+                    repeats.get(call.id, ""),
                 )
             )
         yield buffer.getvalue()

@@ -58,7 +58,8 @@ class CallFilters:
         return {
             names.get(key, key): str(value)
             for key, value in values.items()
-            if value not in (None, "") and not (key == "page" and value == 1)
+            if value not in (None, "")
+            and not (key == "page" and value == 1)
             and not (key == "sort" and value == "-started_at")
         }
 
@@ -171,4 +172,3 @@ def chunks(items: Iterable[CallRecord], size: int) -> Iterable[list[CallRecord]]
             chunk = []
     if chunk:
         yield chunk
-

@@ -20,7 +20,7 @@ from .roster_read import active_volunteers, on_shift_now
 
 log = logging.getLogger(__name__)
 DAYS_AHEAD = 7
-# Sampled every quarter hour: shifts are set in minutes, and a 15-minute hole still strands a caller.
+# Sampled every quarter hour: shifts are set in minutes, and a 15-minute hole strands callers too.
 QUARTERS = (0, 15, 30, 45)
 COVERED, PARTIAL, NOBODY = "covered", "partial", "nobody"
 
@@ -57,7 +57,9 @@ def grid(
     volunteers: list[Volunteer], first: date, tz: tzinfo, policy: RoutingPolicy
 ) -> dict[tuple[str, str], list[list[str]]]:
     """(topic, language) -> [day][hour] -> covered / partial / nobody."""
-    result = {(t, lang): [[COVERED] * 24 for _ in range(DAYS_AHEAD)] for t in TOPICS for lang in LANGUAGES}
+    result = {
+        (t, lang): [[COVERED] * 24 for _ in range(DAYS_AHEAD)] for t in TOPICS for lang in LANGUAGES
+    }
     able = {
         key: {v.id for v in volunteers if can_take(v, key[0], key[1], policy)} for key in result
     }
@@ -80,7 +82,11 @@ def _at(day: date, hour: int, minute: int, tz: tzinfo) -> datetime:
 
 
 def gaps_ahead(
-    cells: dict[tuple[str, str], list[list[str]]], first: date, start: datetime, hours: int, tz: tzinfo
+    cells: dict[tuple[str, str], list[list[str]]],
+    first: date,
+    start: datetime,
+    hours: int,
+    tz: tzinfo,
 ) -> list[Gap]:
     """Runs of hours without full cover in the `hours` after start (local), per topic x language."""
     found: list[Gap] = []
@@ -90,9 +96,7 @@ def gaps_ahead(
         for step in range(hours + 1):
             at = begin + timedelta(hours=step)
             index = (at.date() - first).days
-            open_hour = (
-                step < hours and 0 <= index < DAYS_AHEAD and days[index][at.hour] != COVERED
-            )
+            open_hour = step < hours and 0 <= index < DAYS_AHEAD and days[index][at.hour] != COVERED
             if open_hour and run_start is None:
                 run_start = at
             elif not open_hour and run_start is not None:

@@ -56,7 +56,11 @@ def set_login_cookie(response: Response) -> Response:
     nonce = g.pop("login_csrf_nonce", None)
     if nonce:
         response.set_cookie(
-            LOGIN_COOKIE, nonce, path=COOKIE_PATH, httponly=True, samesite="Lax",
+            LOGIN_COOKIE,
+            nonce,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="Lax",
             secure=secure_cookies(),
         )
     return response

@@ -8,6 +8,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 
 from . import csrf
+from .i18n import gettext as _
 
 
 def hotline_tz() -> tzinfo:
@@ -42,3 +43,15 @@ def csrf_field() -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(
         csrf.FIELD, escape(csrf.token())
     )
+
+
+def age(seconds: float) -> str:
+    """A waiting time in words: 12 min, 3 h 05 min, 2 d 4 h."""
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return _("%(m)s min", m=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(h)s h %(m)s min", h=hours, m=f"{minutes:02d}")
+    days, hours = divmod(hours, 24)
+    return _("%(d)s d %(h)s h", d=days, h=hours)

@@ -34,6 +34,45 @@ OUTCOME_LABELS = {
     "abandoned_waiting": "Hung up while waiting",
     "failed": "Failed",
 }
+RING_LABELS = {
+    "ringing": "Ringing",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "no_key": "No key pressed",
+    "busy": "Busy",
+    "no_answer": "No answer",
+    "failed": "Failed",
+    "canceled": "Caller hung up",
+}
+WINDOW_LABELS = {
+    "any": "Any time",
+    "morning": "Morning 09-12",
+    "afternoon": "Afternoon 12-17",
+    "evening": "Evening 17-21",
+}
+AUDIT_LABELS = {
+    "login": "Signed in",
+    "login_failed": "Failed sign-in",
+    "logout": "Signed out",
+    "calllog_view": "Viewed the call log",
+    "call_view": "Viewed a call",
+    "calllog_export": "Exported the call log",
+    "stats_view": "Viewed statistics",
+    "report_view": "Viewed the funders' report",
+    "report_export": "Exported the funders' report",
+    "callback_cancel": "Cancelled a callback",
+    "volunteer_create": "Added a volunteer",
+    "volunteer_update": "Edited a volunteer",
+    "volunteer_deactivate": "Deactivated a volunteer",
+    "volunteer_reactivate": "Reactivated a volunteer",
+    "shift_create": "Added a shift",
+    "shift_update": "Edited a shift",
+    "shift_delete": "Deleted a shift",
+    "availability_change": "Changed availability",
+    "account_disable": "Disabled an account",
+    "account_enable": "Enabled an account",
+}
+CALLBACK_LABELS = {"pending": "Waiting", "dialing": "Calling now"}
 ROLE_LABELS = {
     "lawyer": "Lawyer",
     "psychologist": "Psychologist",
@@ -56,7 +95,7 @@ def gettext(text: str, **params: object) -> str:
 
 
 def label(kind: str, value: str | None) -> str:
-    """The translated label of a topic, language, outcome or role id ('—' for none)."""
+    """The translated label of a vocabulary id (topic, outcome, role ...); '—' for none."""
     if value is None or value == "":
         return "—"
     table = {
@@ -64,6 +103,10 @@ def label(kind: str, value: str | None) -> str:
         "language": LANGUAGE_LABELS,
         "outcome": OUTCOME_LABELS,
         "role": ROLE_LABELS,
+        "ring": RING_LABELS,
+        "window": WINDOW_LABELS,
+        "callback": CALLBACK_LABELS,
+        "audit": AUDIT_LABELS,
     }[kind]
     return gettext(table[value]) if value in table else value
 
@@ -80,7 +123,7 @@ def ordinal(n: int, lang: str | None = None) -> str:
 
 
 def repeat_label(count: int | None) -> str:
-    """"3rd call in 30 days" for a repeat caller; empty for a first call or a withheld number."""
+    """ "3rd call in 30 days" for a repeat caller; empty for a first call or a withheld number."""
     if not count or count < 2:
         return ""
     return gettext("%(nth)s call in 30 days", nth=ordinal(count))

@@ -90,7 +90,10 @@ def cancel_callback(request_id: int) -> Response:
     user = current_user()
     cancelled = callback_service.cancel(db, request_id, by=f"dashboard:{user.username}", now=now())  # type: ignore[union-attr]
     audit.record(
-        "callback_cancel", "callback", request_id, detail="cancelled" if cancelled else "already ended"
+        "callback_cancel",
+        "callback",
+        request_id,
+        detail="cancelled" if cancelled else "already ended",
     )
     db.commit()
     return redirect(url_for("dashboard.live", cancelled=request_id if cancelled else None))

@@ -93,5 +93,7 @@ def _sqlite_local(
     whens = []
     for (_, minutes), (following_start, _next) in zip(segments, segments[1:], strict=False):
         bound = following_start.astimezone(UTC).strftime(_SQLITE_FORMAT)
-        whens.append((column < literal_column(f"'{bound}'"), func.datetime(column, _modifier(minutes))))
+        whens.append(
+            (column < literal_column(f"'{bound}'"), func.datetime(column, _modifier(minutes)))
+        )
     return case(*whens, else_=func.datetime(column, _modifier(segments[-1][1])))

@@ -42,7 +42,9 @@ def _volunteer(volunteer_id: int) -> Volunteer:
 def _phone_taken(db: Session, phone: str, except_id: int | None) -> bool:
     # Two volunteers on one phone could be rung for two calls at once (the import refuses it too).
     same_digits = db.scalars(
-        select(Volunteer).where(Volunteer.phone_last_digits == phone[-2:], Volunteer.id != except_id)
+        select(Volunteer).where(
+            Volunteer.phone_last_digits == phone[-2:], Volunteer.id != except_id
+        )
     )
     key = fernet()
     for other in same_digits:
@@ -68,7 +70,9 @@ def _form(volunteer: Volunteer | None, values: dict, problems: list[str], status
     return page, status
 
 
-def _uniqueness(db: Session, spec: VolunteerSpec, phone_given: bool, volunteer_id: int | None) -> list[str]:
+def _uniqueness(
+    db: Session, spec: VolunteerSpec, phone_given: bool, volunteer_id: int | None
+) -> list[str]:
     problems = []
     other = db.scalar(select(Volunteer.id).where(Volunteer.handle == spec.handle))
     if other is not None and other != volunteer_id:
@@ -82,11 +86,15 @@ def _uniqueness(db: Session, spec: VolunteerSpec, phone_given: bool, volunteer_i
 @supervisor_only
 def roster() -> str:
     """Every volunteer (active first) with masked numbers and shifts."""
-    volunteers = get_session().scalars(
-        select(Volunteer)
-        .options(selectinload(Volunteer.shifts))
-        .order_by(Volunteer.active.desc(), Volunteer.display_name, Volunteer.id)
-    ).all()
+    volunteers = (
+        get_session()
+        .scalars(
+            select(Volunteer)
+            .options(selectinload(Volunteer.shifts))
+            .order_by(Volunteer.active.desc(), Volunteer.display_name, Volunteer.id)
+        )
+        .all()
+    )
     return render_template("dashboard/roster.html", volunteers=volunteers)
 
 
@@ -163,7 +171,9 @@ def volunteer_edit(volunteer_id: int):
         changed.append("phone")
     if changed:
         # Field names only: the audit trail never holds the number or the old values.
-        audit.record("volunteer_update", "volunteer", volunteer.id, detail="changed " + ", ".join(changed))
+        audit.record(
+            "volunteer_update", "volunteer", volunteer.id, detail="changed " + ", ".join(changed)
+        )
     db.commit()
     return redirect(url_for("dashboard.volunteer_edit", volunteer_id=volunteer.id, saved=1))
 

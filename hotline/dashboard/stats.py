@@ -108,7 +108,9 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
     return {
         "per_day": charts.stacked_bars(day_labels, series, _("Calls per day by topic")),
         "heatmap": charts.heatmap(
-            total_grid, weekdays, _("Unanswered calls by weekday and hour"),
+            total_grid,
+            weekdays,
+            _("Unanswered calls by weekday and hour"),
             _("%(day)s %(hour)s: %(n)s unanswered"),
         ),
         "by_hour": charts.stacked_bars(
@@ -149,7 +151,20 @@ def stats() -> str | tuple[str, int]:
         topics=TOPICS,
         languages=LANGUAGES,
         none=NONE,
+        presets=presets(today),
     )
+
+
+def presets(today: date) -> list[tuple[str, dict[str, str]]]:
+    """Quick periods for the filter bar."""
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    spans = (
+        (_("Last 7 days"), today - timedelta(days=6), today),
+        (_("Last 30 days"), today - timedelta(days=29), today),
+        (_("This month"), today.replace(day=1), today),
+        (_("Last month"), last_month_end.replace(day=1), last_month_end),
+    )
+    return [(name, {"from": a.isoformat(), "to": b.isoformat()}) for name, a, b in spans]
 
 
 def _describe(choice: PeriodChoice) -> str:

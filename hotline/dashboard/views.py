@@ -19,16 +19,26 @@ from . import (  # noqa: F401 - imported for their routes
     csrf,
     live,
     me,
+    report,
     roster_views,
     security_headers,
     sessions,
+    shift_views,
     stats,
     users_views,
 )
 from .access import load_user
 from .blueprint import bp
-from .formatting import csrf_field, duration, local, percent
-from .i18n import LANGUAGES, choose_language, current_language, gettext, label, repeat_label
+from .formatting import age, csrf_field, duration, local, percent
+from .i18n import (
+    LANGUAGES,
+    WEEKDAYS,
+    choose_language,
+    current_language,
+    gettext,
+    label,
+    repeat_label,
+)
 
 bp.before_request(load_user)
 bp.before_request(choose_language)
@@ -50,10 +60,12 @@ def _helpers() -> dict[str, Any]:
         "csrf_field": csrf_field,
         "user": g.get("user"),
         "lang": current_language(),
-        "languages": LANGUAGES,
+        "ui_languages": LANGUAGES,
         "local": local,
         "duration": duration,
         "percent": percent,
+        "age": age,
+        "weekdays": WEEKDAYS,
         "repeat_label": repeat_label,
     }
 
@@ -91,4 +103,3 @@ def init_app(app: Flask) -> None:
     """Register the dashboard under /dashboard/ with its security headers."""
     app.register_blueprint(bp)
     security_headers.init_app(app)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     SUPERVISOR = "supervisor"  # call log, statistics, live view, roster, audit
     VOLUNTEER = "volunteer"  # their own shifts and the "available now" toggle
 

@@ -9,7 +9,7 @@ and the dashboard can say "…67".
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 
 
-class CallbackStatus(str, Enum):
+class CallbackStatus(StrEnum):
     PENDING = "pending"  # waiting for next_attempt_at
     DIALING = "dialing"  # a volunteer leg is in progress; lease_until bounds it
     COMPLETED = "completed"  # the caller answered (a human) and was bridged to a volunteer
@@ -29,7 +29,7 @@ class CallbackStatus(str, Enum):
 OPEN_STATUSES = (CallbackStatus.PENDING.value, CallbackStatus.DIALING.value)
 
 
-class AttemptOutcome(str, Enum):
+class AttemptOutcome(StrEnum):
     """How one volunteer leg of a callback ended (the caller's side included, once accepted)."""
 
     RINGING = "ringing"  # the volunteer's phone is ringing or the whisper is playing

@@ -117,31 +117,59 @@ class RoutingPolicy:
 
 def on_shift(shifts: Iterable[ShiftSpec], at: datetime, tz: tzinfo) -> bool:
     """Whether any of the shifts covers the instant `at` (aware), read on the wall clock in tz."""
-    if at.tzinfo is None:
-        raise ValueError("on_shift needs an aware datetime")
-    # Wall-clock comparison in the hotline's zone: shifts are what the volunteer's clock says,
-    # so a DST change shortens or lengthens a night shift by an hour instead of moving it.
-    local = at.astimezone(tz)
-    return _covers_any(shifts, local.date(), local.hour * 60 + local.minute)
+    return _covers_any(shifts, _Clock.at(at, tz))
 
 
-def _covers_any(shifts: Iterable[ShiftSpec], day: date, minute: int) -> bool:
-    return any(_covers(shift, day, minute) for shift in shifts)
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """The hotline's wall clock at one instant, computed once per routing decision."""
+
+    today: date
+    yesterday: date
+    today_name: str
+    yesterday_name: str
+    minute: int
+
+    @classmethod
+    def at(cls, instant: datetime, tz: tzinfo) -> _Clock:
+        if instant.tzinfo is None:
+            raise ValueError("shifts are checked against an aware datetime, got a naive one")
+        # Wall-clock comparison in the hotline's zone: shifts are what the volunteer's clock says,
+        # so a DST change shortens or lengthens a night shift by an hour instead of moving it.
+        local = instant.astimezone(tz)
+        today = local.date()
+        yesterday = today - timedelta(days=1)
+        return cls(
+            today=today,
+            yesterday=yesterday,
+            today_name=DAYS[today.weekday()],
+            yesterday_name=DAYS[yesterday.weekday()],
+            minute=local.hour * 60 + local.minute,
+        )
 
 
-def _covers(shift: ShiftSpec, day: date, minute: int) -> bool:
-    if shift.start < shift.end:
-        return shift.start <= minute < shift.end and _starts_on(shift, day)
-    # Crosses midnight: the evening part belongs to today, the morning part to yesterday's shift.
-    if minute >= shift.start and _starts_on(shift, day):
-        return True
-    return minute < shift.end and _starts_on(shift, day - timedelta(days=1))
-
-
-def _starts_on(shift: ShiftSpec, day: date) -> bool:
-    if shift.date is not None:
-        return shift.date == day
-    return shift.days is not None and DAYS[day.weekday()] in shift.days
+def _covers_any(shifts: Iterable[ShiftSpec], clock: _Clock) -> bool:
+    # Written out flat: it runs for every candidate, thousands of times per decision.
+    minute = clock.minute
+    for shift in shifts:
+        if shift.start < shift.end:
+            if not shift.start <= minute < shift.end:
+                continue
+            started_today = True
+        elif minute >= shift.start:  # crosses midnight: the evening part, started today
+            started_today = True
+        elif minute < shift.end:  # the morning part of the shift that started yesterday
+            started_today = False
+        else:
+            continue
+        if shift.date is not None:
+            if shift.date == (clock.today if started_today else clock.yesterday):
+                return True
+        elif shift.days and (clock.today_name if started_today else clock.yesterday_name) in (
+            shift.days
+        ):
+            return True
+    return False
 
 
 def pick_volunteers(
@@ -158,34 +186,36 @@ def pick_volunteers(
 
     The list is not cut to max_attempts: the claim step skips volunteers busy on other calls.
     """
-    if now.tzinfo is None:
-        raise ValueError("pick_volunteers needs an aware datetime")
-    role_rank = {role: rank for rank, role in enumerate(policy.roles_for(topic))}
-    languages = [language] if language else []
-    if policy.fallback_language and policy.fallback_language != language:
-        languages.append(policy.fallback_language)
-    local = now.astimezone(tz)
-    day, minute = local.date(), local.hour * 60 + local.minute
+    roles = policy.roles_for(topic)
+    fallback = policy.fallback_language
+    clock = _Clock.at(now, tz)
     excluded = set(exclude)
 
     ranked: list[tuple[tuple[int, int, int, float, int], Candidate]] = []
     for candidate in candidates:
         # Cheap set checks first: with thousands of volunteers, the shift check is the costly one.
-        if not (candidate.active and candidate.available) or candidate.id in excluded:
+        if not (candidate.active and candidate.available) or topic not in candidate.topics:
             continue
-        if topic not in candidate.topics:
+        if candidate.id in excluded:
             continue
-        roles = [role_rank[role] for role in candidate.roles if role in role_rank]
-        if not roles:
+        if language in candidate.languages:
+            language_rank = 0
+        elif fallback in candidate.languages:
+            language_rank = 1
+        else:
             continue
-        language_rank = next(
-            (rank for rank, lang in enumerate(languages) if lang in candidate.languages), None
-        )
-        if language_rank is None or not _covers_any(candidate.shifts, day, minute):
+        role_rank = -1
+        for rank, role in enumerate(roles):
+            if role in candidate.roles:
+                role_rank = rank
+                break
+        if role_rank < 0:
+            continue
+        if not _covers_any(candidate.shifts, clock):
             continue
         ended = candidate.last_call_ended_at
         idle = (0, 0.0) if ended is None else (1, ended.timestamp())
-        ranked.append(((language_rank, min(roles), *idle, candidate.id), candidate))
+        ranked.append(((language_rank, role_rank, *idle, candidate.id), candidate))
     ranked.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in ranked]
 

@@ -8,14 +8,13 @@ import threading
 import time
 
 import pytest
-from _fixtures import connect_redis, routing_redis  # noqa: F401  (pytest fixture)
+from _fixtures import connect_redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from redis import Redis
 
 from hotline.routing.claims import (
-    CHUNK_SIZE,
     claim,
     claim_first_free,
     claim_free,
@@ -25,6 +24,8 @@ from hotline.routing.claims import (
     force_release,
     release,
 )
+
+pytest_plugins = ["_fixtures"]  # routing_redis
 
 CALL_A, CALL_B = "CA" + "a" * 32, "CA" + "b" * 32
 
@@ -76,17 +77,30 @@ def test_claim_first_free_takes_the_first_free_in_order(routing_redis: Redis) ->
     assert claim_first_free(routing_redis, [], CALL_A, 80) is None
 
 
-def test_a_long_list_is_claimed_in_chunks(routing_redis: Redis) -> None:
-    ids = list(range(1, 3 * CHUNK_SIZE))
-    for busy in ids[: CHUNK_SIZE + 50]:
+def test_a_long_list_is_claimed_in_growing_chunks(routing_redis: Redis) -> None:
+    ids = list(range(1, 2001))
+    for busy in ids[:1500]:  # past the 16 + 64 + 256 + 256 + ... first chunks
         claim(routing_redis, busy, CALL_B, 80)
-    assert claim_first_free(routing_redis, ids, CALL_A, 80) == CHUNK_SIZE + 51
-    assert claim_free(routing_redis, ids, CALL_A, 80, limit=3) == [
-        CHUNK_SIZE + 52,
-        CHUNK_SIZE + 53,
-        CHUNK_SIZE + 54,
-    ]
+    calls: list[int] = []
+    original = routing_redis.evalsha
+
+    def counting_evalsha(*args: object) -> object:
+        calls.append(int(args[1]))  # type: ignore[call-overload]
+        return original(*args)
+
+    routing_redis.evalsha = counting_evalsha  # type: ignore[method-assign]
+    assert claim_first_free(routing_redis, ids, CALL_A, 80) == 1501
+    assert calls == [16, 64, 256, 256, 256, 256, 256, 256]  # 1616 keys, 8 round trips
+    calls.clear()
+    assert claim_free(routing_redis, ids, CALL_A, 80, limit=3) == [1502, 1503, 1504]
+    assert claim_free(routing_redis, ids[:3], CALL_A, 80, limit=3) == []
     assert claim_free(routing_redis, ids, CALL_A, 80, limit=0) == []
+
+
+def test_simultaneous_ringing_claims_several_in_one_call(routing_redis: Redis) -> None:
+    claim(routing_redis, 2, CALL_B, 80)
+    assert claim_free(routing_redis, [1, 2, 3, 4, 5], CALL_A, 80, limit=3) == [1, 3, 4]
+    assert claimed_ids(routing_redis, range(1, 6)) == {1, 2, 3, 4}
 
 
 def test_claimed_ids_and_force_release(routing_redis: Redis) -> None:
@@ -295,7 +309,5 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.redis.close()
 
 
-ClaimsMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None
-)
+ClaimsMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
 test_claims_follow_the_model = ClaimsMachine.TestCase

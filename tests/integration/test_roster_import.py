@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from _fixtures import RoutingDatabase, fernet, routing_db, routing_postgres_url  # noqa: F401
+from _fixtures import RoutingDatabase
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import event, func, select, text
 
@@ -27,6 +27,8 @@ from hotline.routing.roster_queries import (
     record_call_ended,
     volunteer_phone,
 )
+
+pytest_plugins = ["_fixtures"]  # routing_db, fernet
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "roster.example.yaml"
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -285,5 +287,7 @@ def _snapshot(rdb: RoutingDatabase) -> list[tuple[Any, ...]]:
     with rdb.db.engine.connect() as connection:
         rows = []
         for table in ("volunteers", "shifts"):
-            rows += [tuple(r) for r in connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+            rows += [
+                tuple(r) for r in connection.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+            ]
         return rows

@@ -172,7 +172,9 @@ def picked(
     exclude: tuple[int, ...] = (),
     now: datetime = NOW,
 ) -> list[int]:
-    return [c.id for c in pick_volunteers(candidates, topic, language, now, policy, exclude, tz=ALMATY)]
+    return [
+        c.id for c in pick_volunteers(candidates, topic, language, now, policy, exclude, tz=ALMATY)
+    ]
 
 
 PSY_RU, LAW_RU = vol(1, "psychologist", "ru"), vol(2, "lawyer", "ru")
@@ -191,25 +193,91 @@ PICK_CASES = [
     ([PSY_RU, vol(2, "psychologist", "kk")], "violence", None, POLICY, (), [1], "no language"),
     ([vol(3, "psychologist", "kk ru"), PSY_RU], "violence", "ru", POLICY, (), [1, 3], "bilingual"),
     ([PSY_RU, LAW_RU], "violence", "ru", POLICY, (1,), [2], "already tried"),
-    ([vol(1, "psychologist", "ru", available=False), LAW_RU], "violence", "ru", POLICY, (), [2],
-     "toggled unavailable"),
-    ([vol(1, "psychologist", "ru", active=False), LAW_RU], "violence", "ru", POLICY, (), [2],
-     "deactivated"),
-    ([vol(1, "psychologist", "ru", shifts=()), LAW_RU], "violence", "ru", POLICY, (), [2],
-     "no shifts"),
-    ([vol(1, "psychologist", "ru", shifts=(weekly("fri", "12:00", "18:00"),)), LAW_RU],
-     "violence", "ru", POLICY, (), [2], "shift starts later"),
-    ([vol(1, "lawyer psychologist", "ru"), vol(2, "psychologist", "ru", last="09:00")],
-     "violence", "ru", POLICY, (), [1, 2], "several roles: ranked by the best"),
-    ([vol(1, "psychologist", "ru", last="09:30"), vol(2, "psychologist", "ru"),
-      vol(3, "psychologist", "ru", last="08:00")],
-     "violence", "ru", POLICY, (), [2, 3, 1], "longest idle first, never-called first of all"),
-    ([vol(3, "psychologist", "ru", last="08:00"), vol(1, "psychologist", "ru", last="08:00")],
-     "violence", "ru", POLICY, (), [1, 3], "ties broken by id"),
-    ([vol(1, "lawyer", "ru", last="07:00"), vol(2, "psychologist", "ru", last="09:59")],
-     "violence", "ru", POLICY, (), [2, 1], "role order beats fairness"),
-    ([vol(1, "psychologist", "ru"), vol(2, "lawyer", "kk", last="09:59")],
-     "violence", "kk", POLICY, (), [2, 1], "a kk caller gets the kk lawyer before ru"),
+    (
+        [vol(1, "psychologist", "ru", available=False), LAW_RU],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2],
+        "toggled unavailable",
+    ),
+    (
+        [vol(1, "psychologist", "ru", active=False), LAW_RU],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2],
+        "deactivated",
+    ),
+    (
+        [vol(1, "psychologist", "ru", shifts=()), LAW_RU],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2],
+        "no shifts",
+    ),
+    (
+        [vol(1, "psychologist", "ru", shifts=(weekly("fri", "12:00", "18:00"),)), LAW_RU],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2],
+        "shift starts later",
+    ),
+    (
+        [vol(1, "lawyer psychologist", "ru"), vol(2, "psychologist", "ru", last="09:00")],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [1, 2],
+        "several roles: ranked by the best",
+    ),
+    (
+        [
+            vol(1, "psychologist", "ru", last="09:30"),
+            vol(2, "psychologist", "ru"),
+            vol(3, "psychologist", "ru", last="08:00"),
+        ],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2, 3, 1],
+        "longest idle first, never-called first of all",
+    ),
+    (
+        [vol(3, "psychologist", "ru", last="08:00"), vol(1, "psychologist", "ru", last="08:00")],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [1, 3],
+        "ties broken by id",
+    ),
+    (
+        [vol(1, "lawyer", "ru", last="07:00"), vol(2, "psychologist", "ru", last="09:59")],
+        "violence",
+        "ru",
+        POLICY,
+        (),
+        [2, 1],
+        "role order beats fairness",
+    ),
+    (
+        [vol(1, "psychologist", "ru"), vol(2, "lawyer", "kk", last="09:59")],
+        "violence",
+        "kk",
+        POLICY,
+        (),
+        [2, 1],
+        "a kk caller gets the kk lawyer before ru",
+    ),
 ]
 
 
@@ -274,12 +342,18 @@ def test_an_empty_policy_file_means_the_defaults() -> None:
 
 
 BAD_POLICIES = [
-    ({"topics": {"violence": ["judge"], "trafficking": ["lawyer"], "labor": ["lawyer"]}},
-     "topics.violence", "judge"),
+    (
+        {"topics": {"violence": ["judge"], "trafficking": ["lawyer"], "labor": ["lawyer"]}},
+        "topics.violence",
+        "judge",
+    ),
     ({"topics": {"violence": ["lawyer"], "trafficking": ["lawyer"]}}, "topics", "labor"),
     ({"topics": {"weather": ["lawyer"]}}, "topics.weather", "unknown topic"),
-    ({"topics": {"violence": [], "trafficking": ["lawyer"], "labor": ["lawyer"]}},
-     "topics.violence", "non-empty"),
+    (
+        {"topics": {"violence": [], "trafficking": ["lawyer"], "labor": ["lawyer"]}},
+        "topics.violence",
+        "non-empty",
+    ),
     ({"strategy": "round_robin"}, "strategy", "round_robin"),
     ({"fallback_language": "de"}, "fallback_language", "de"),
     ({"ring_timeout_seconds": 2}, "ring_timeout_seconds", "5..60"),

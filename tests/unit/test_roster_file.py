@@ -107,7 +107,11 @@ BAD_ROWS = [
     ({"languages": "ru"}, "languages", "list"),
     ({"display_name": DROP}, "display_name", "required"),
     ({"languges": ["ru"]}, "languges", "unknown field"),
-    ({"shifts": [{"days": ["funday"], "start": "09:00", "end": "18:00"}]}, "shift 1: days", "funday"),
+    (
+        {"shifts": [{"days": ["funday"], "start": "09:00", "end": "18:00"}]},
+        "shift 1: days",
+        "funday",
+    ),
     ({"shifts": [{"days": [], "start": "09:00", "end": "18:00"}]}, "shift 1: days", "non-empty"),
     ({"shifts": [{"days": ["mon"], "start": "25:00", "end": "18:00"}]}, "shift 1: start", "25:00"),
     ({"shifts": [{"days": ["mon"], "start": "09:60", "end": "18:00"}]}, "shift 1: start", "09:60"),
@@ -118,11 +122,21 @@ BAD_ROWS = [
     ({"shifts": [{"days": ["mon"], "start": "09:00", "end": 1080}]}, "shift 1: end", "quotes"),
     ({"shifts": [{"days": ["mon"], "start": "09:00"}]}, "shift 1: end", "required"),
     ({"shifts": [{"start": "09:00", "end": "18:00"}]}, "shift 1: days/date", "either"),
-    ({"shifts": [{"days": ["mon"], "date": "2026-12-31", "start": "09:00", "end": "18:00"}]},
-     "shift 1: days/date", "either"),
-    ({"shifts": [{"date": "2026-02-30", "start": "09:00", "end": "18:00"}]}, "shift 1: date", "02-30"),
-    ({"shifts": [{"days": ["mon"], "start": "09:00", "end": "18:00", "tz": "UTC"}]},
-     "shift 1: tz", "unknown field"),
+    (
+        {"shifts": [{"days": ["mon"], "date": "2026-12-31", "start": "09:00", "end": "18:00"}]},
+        "shift 1: days/date",
+        "either",
+    ),
+    (
+        {"shifts": [{"date": "2026-02-30", "start": "09:00", "end": "18:00"}]},
+        "shift 1: date",
+        "02-30",
+    ),
+    (
+        {"shifts": [{"days": ["mon"], "start": "09:00", "end": "18:00", "tz": "UTC"}]},
+        "shift 1: tz",
+        "unknown field",
+    ),
     ({"shifts": "always"}, "shifts", "list"),
 ]
 

@@ -1,0 +1,115 @@
+"""RQ entry points for callbacks (thin: the logic is in hotline.callbacks), and the sweep's clock.
+
+Jobs run inside the app context (workers/runner.py) and take ids only.
+
+The sweep repeats without a separate cron process: each sweep job schedules the next one, and the
+job id is the time slot (`callbacks-sweep-<slot>`, enqueued with unique=True), so however many
+workers start or re-arm it, each slot runs once. SweepingWorker re-arms it from the worker's
+maintenance tick, so even a FLUSHALL that wiped the chain only delays sweeping by one tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.exceptions import DuplicateJobError
+
+from hotline.callbacks import attempts, service
+from hotline.telephony.callback_calls import runtime
+
+from . import queues
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB = "workers.callbacks.sweep_callbacks"
+DEFAULT_SWEEP_INTERVAL = 60
+
+
+class JobFailed(Exception):
+    """A callback job failed. Only the original exception's type is kept: RQ stores failures in
+    Redis, and a message (a Twilio error, a database error) could quote a phone number."""
+
+
+def run_callback_attempt(request_id: int) -> str:
+    """Carry out the due step of callback request `request_id` (safe to run twice)."""
+    try:
+        return attempts.run_attempt(runtime(), int(request_id)).value
+    except Exception as exc:
+        log.error("callback %s: job failed (%s)", request_id, type(exc).__name__)
+        raise JobFailed(type(exc).__name__) from None
+
+
+def sweep_callbacks() -> dict[str, int]:
+    """Expire, settle lost legs, re-enqueue lost jobs; then make sure the next sweep is due."""
+    rt = runtime()
+    interval = rt.config.sweep_interval_seconds
+    try:
+        session = rt.sessions()
+        try:
+            report = service.sweep(
+                session,
+                rt.queue,
+                datetime.now(UTC),
+                config=rt.config,
+                tz=rt.tz,
+                redis=rt.redis,
+            )
+        finally:
+            session.close()
+    except Exception as exc:
+        log.error("callback sweep failed (%s)", type(exc).__name__)
+        raise JobFailed(type(exc).__name__) from None
+    finally:
+        if rt.redis is not None:
+            schedule_sweep(rt.redis, interval)
+    return {"enqueued": report.enqueued, "expired": report.expired, "lost_legs": report.lost_legs}
+
+
+def schedule_sweep(
+    connection: Redis, interval: int = DEFAULT_SWEEP_INTERVAL, now: datetime | None = None
+) -> str | None:
+    """Schedule the sweep for the next interval slot unless it already is; its job id, or None."""
+    now = now or datetime.now(UTC)
+    slot = int(now.timestamp()) // interval + 1
+    job_id = f"callbacks-sweep-{slot}"
+    queue = Queue(queues.MAINTENANCE, connection=connection)
+    try:
+        queue.enqueue_at(
+            datetime.fromtimestamp(slot * interval, UTC),
+            SWEEP_JOB,
+            job_id=job_id,
+            unique=True,
+            result_ttl=interval * 2,
+            failure_ttl=24 * 3600,
+            job_timeout=max(30, interval),
+        )
+    except DuplicateJobError:
+        pass  # another worker (or the previous sweep) scheduled this slot already
+    except (RedisError, OSError) as exc:
+        log.warning("callback sweep not scheduled (%s)", type(exc).__name__)
+        return None
+    return job_id
+
+
+class SweepingWorker(Worker):
+    """An RQ worker that keeps the callback sweep scheduled (see the module docstring)."""
+
+    sweep_interval: int = DEFAULT_SWEEP_INTERVAL
+
+    def __init__(self, *args: Any, sweep_interval: int = DEFAULT_SWEEP_INTERVAL, **kwargs: Any):
+        kwargs.setdefault("maintenance_interval", max(sweep_interval, 60))
+        super().__init__(*args, **kwargs)
+        self.sweep_interval = sweep_interval
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        schedule_sweep(self.connection, self.sweep_interval)
+        return super().work(*args, **kwargs)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        schedule_sweep(self.connection, self.sweep_interval)
