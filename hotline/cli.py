@@ -140,6 +140,24 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return create_account(_settings(), args.username, args.role, args.volunteer)
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete call metadata older than the retention period (HOTLINE_RETENTION_DAYS)."""
+    from . import db as database
+    from .calllog.retention import purge
+    from .models import utcnow
+
+    settings = _settings()
+    days = args.days or settings.retention_days
+    store = database.Database(settings.database_url)
+    try:
+        with store.session() as session:
+            report = purge(session, utcnow(), days)
+    finally:
+        store.dispose()
+    print(f"purge (older than {days} days): {report.summary()}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run an RQ worker (with its scheduler) for the hotline's queues."""
     from workers.runner import run_worker
@@ -204,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["supervisor", "volunteer"])
     create.add_argument("--volunteer", metavar="HANDLE", help="link to this roster volunteer")
     create.set_defaults(func=cmd_users_create)
+
+    purge = sub.add_parser("purge", help="delete call metadata past the retention period")
+    purge.add_argument("--days", type=int, help="default: HOTLINE_RETENTION_DAYS (365)")
+    purge.set_defaults(func=cmd_purge)
 
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")

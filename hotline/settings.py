@@ -44,6 +44,8 @@ class Settings:
     # Twilio hard-limits a webhook to 15 s; a database that is slower than this is treated as down.
     db_timeout_seconds: float = 3.0
     log_level: str = "INFO"
+    # Call metadata older than this is deleted by `hotline purge` (run it daily).
+    retention_days: int = 365
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -83,6 +85,7 @@ class Settings:
         if pseudonym_key and len(pseudonym_key) < 16:
             problems.append("PSEUDONYM_KEY must be at least 16 characters long")
         key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
+        retention_days = _int(env, "HOTLINE_RETENTION_DAYS", 365, problems, minimum=1)
         raw_keys = required("CALLBACK_ENCRYPTION_KEYS")
         callback_keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
         for index, key in enumerate(callback_keys, start=1):
@@ -129,6 +132,7 @@ class Settings:
             flows_dir=flows_dir,
             config_dir=config_dir,
             log_level=log_level,
+            retention_days=retention_days,
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
         )
 

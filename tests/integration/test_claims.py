@@ -1,5 +1,7 @@
 """Volunteer claims on a real Redis: one owner per volunteer, across processes and threads."""
 
+# ruff: noqa: F811  (fixtures imported from _fixtures are used as test parameters)
+
 from __future__ import annotations
 
 import multiprocessing
@@ -8,7 +10,7 @@ import threading
 import time
 
 import pytest
-from _fixtures import connect_redis
+from _fixtures import connect_redis, routing_redis  # noqa: F401 (fixture)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -24,8 +26,6 @@ from hotline.routing.claims import (
     force_release,
     release,
 )
-
-pytest_plugins = ["_fixtures"]  # routing_redis
 
 CALL_A, CALL_B = "CA" + "a" * 32, "CA" + "b" * 32
 

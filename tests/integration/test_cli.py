@@ -126,3 +126,33 @@ def test_keys_new_prints_usable_secrets(args):
     result = run(*args)
     assert result.returncode == 0
     assert "CALLBACK_ENCRYPTION_KEYS=" in result.stdout
+
+
+def test_purge_deletes_only_what_is_past_retention(tmp_path):
+    from datetime import timedelta
+
+    from hotline.db import Database
+    from hotline.models import CallRecord, utcnow
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    env = test_env(DATABASE_URL=url, HOTLINE_RETENTION_DAYS="30")
+    assert run("db", "upgrade", env=env).returncode == 0
+    store = Database(url)
+    with store.session() as session:
+        session.add(
+            CallRecord(
+                call_sid="CA" + "1" * 32, ivr_path=[], started_at=utcnow() - timedelta(days=31)
+            )
+        )
+        session.add(
+            CallRecord(
+                call_sid="CA" + "2" * 32, ivr_path=[], started_at=utcnow() - timedelta(days=29)
+            )
+        )
+    result = run("purge", env=env)
+    assert result.returncode == 0 and "deleted 1 call record" in result.stdout
+    with store.session() as session:
+        from sqlalchemy import select
+
+        assert session.scalars(select(CallRecord.call_sid)).all() == ["CA" + "2" * 32]
+    store.dispose()
