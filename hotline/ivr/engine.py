@@ -16,6 +16,8 @@ from .model import (
     Hangup,
     Node,
     NodeKind,
+    Prompt,
+    RequestCallback,
     RouteTo,
     Step,
     Transition,
@@ -23,10 +25,13 @@ from .model import (
 )
 from .speech import say
 
-__all__ = ["BrokenFlow", "NotAMenu", "UnknownNode", "advance", "enter", "start"]
+__all__ = ["BrokenFlow", "NotAMenu", "UnknownNode", "advance", "collected", "enter", "start"]
 
 SILENCE = "timeout"
 WRONG_KEY = "invalid"
+ENTERED = "entered"
+# What a collect node's Gather ends with: '#' sends the digits typed so far.
+FINISH_KEY = "#"
 
 
 def start(flow: Flow) -> Step:
@@ -54,23 +59,53 @@ def advance(flow: Flow, node_id: str, digits: str | None, state: CallState) -> S
 
     # Silence and wrong keys share one count: either way the caller is not getting through.
     # Never record `key` itself: a wrong "key" may be a whole phone number typed on the keypad.
-    event, notice = (SILENCE, menu.on_timeout) if key == "" else (WRONG_KEY, menu.on_invalid)
+    if key == "":
+        return _retry(flow, menu, state, SILENCE, menu.on_timeout)
+    return _retry(flow, menu, state, WRONG_KEY, menu.on_invalid)
+
+
+def collected(
+    flow: Flow, node_id: str, valid: bool, state: CallState, silent: bool = False
+) -> Step:
+    """Handle what was typed at the collect node `node_id`, as the edge judged it.
+
+    `valid`: the edge accepted the entry and put what it needs into `state.vars`; the call goes on.
+    Otherwise the entry was wrong (or, with `silent`, nothing was typed): said so, asked again,
+    and after max_retries the node's on_exhausted. The digits themselves never come in here.
+    """
+    node = _node(flow, node_id)
+    if node.kind is not NodeKind.COLLECT:
+        raise NotAMenu(f"node '{node.id}' does not wait for digits")
+    # Silence wins over `valid`: with nothing typed, nothing can have been accepted.
+    if silent:
+        return _retry(flow, node, state, SILENCE, node.on_timeout)
+    if not valid:
+        return _retry(flow, node, state, WRONG_KEY, node.on_invalid)
+    if node.next is None:
+        raise BrokenFlow(f"collect node '{node.id}' has no next node")
+    return _walk(flow, node.next, replace(state, tries=0), (), (f"{node.id}:{ENTERED}",))
+
+
+def _retry(flow: Flow, node: Node, state: CallState, event: str, notice: Prompt | None) -> Step:
+    """Silence or a wrong entry: say `notice` and ask again, or take on_exhausted when used up."""
     tries = state.tries + 1
-    if tries <= menu.max_retries or menu.on_exhausted is None:
-        preface = say(flow, notice, _speech_language(flow, menu, state))
-        return _walk(flow, menu.id, replace(state, tries=tries), preface, (f"{menu.id}:{event}",))
-    return _take(flow, menu.on_exhausted, state, (f"{menu.id}:{event}",))
+    visited = (f"{node.id}:{event}",)
+    if tries <= node.max_retries or node.on_exhausted is None:
+        preface = say(flow, notice, _speech_language(flow, node, state), dict(state.vars))
+        return _walk(flow, node.id, replace(state, tries=tries), preface, visited)
+    return _take(flow, node.on_exhausted, state, visited)
 
 
 def _take(flow: Flow, transition: Transition, state: CallState, visited: tuple[str, ...]) -> Step:
-    """Follow a transition: set language and topic, say its prompt, enter its target."""
-    state = CallState(
+    """Follow a transition: set language, topic and variables, say its prompt, enter its target."""
+    state = replace(
+        state,
         language=transition.set_language or state.language,
         topic=transition.set_topic or state.topic,
         tries=0,
-    )
+    ).with_vars(**transition.set_vars)
     # Said in the language just chosen: "We will continue in Russian" in Russian.
-    preface = say(flow, transition.prompt, _caller_language(flow, state))
+    preface = say(flow, transition.prompt, _caller_language(flow, state), dict(state.vars))
     return _walk(flow, transition.target, state, preface, visited)
 
 
@@ -96,21 +131,41 @@ def _walk(
         if node.kind is NodeKind.ROUTE and node.topic is not None:
             # Reaching a route node is choosing its topic, however the caller got there.
             state = replace(state, topic=node.topic)
-        path.append(f"route:{node.topic}" if node.kind is NodeKind.ROUTE else node.id)
-        heard.extend(say(flow, node.prompt, _speech_language(flow, node, state)))
+        path.append(_path_entry(node, state))
+        heard.extend(say(flow, node.prompt, _speech_language(flow, node, state), dict(state.vars)))
         if node.kind is NodeKind.MESSAGE:
             current = node.next
             continue
-        end: Gather | RouteTo | Hangup
-        if node.kind is NodeKind.MENU:
-            end = Gather(node_id=node.id, timeout_seconds=node.timeout_seconds)
-        elif node.kind is NodeKind.ROUTE:
-            if node.topic is None:
-                raise BrokenFlow(f"route node '{node.id}' has no topic")
-            end = RouteTo(topic=node.topic)
-        else:
-            end = Hangup()
-        return Step(utterances=tuple(heard), state=state, end=end, visited=tuple(path))
+        return Step(
+            utterances=tuple(heard), state=state, end=_end(node, state), visited=tuple(path)
+        )
+
+
+def _end(node: Node, state: CallState) -> Gather | RouteTo | Hangup | RequestCallback:
+    """How a node that stops the walk ends the step."""
+    if node.kind is NodeKind.MENU:
+        return Gather(node_id=node.id, timeout_seconds=node.timeout_seconds)
+    if node.kind is NodeKind.COLLECT:
+        return Gather(
+            node_id=node.id,
+            timeout_seconds=node.timeout_seconds,
+            num_digits=None,
+            finish_on_key=FINISH_KEY,
+            max_digits=node.max_digits,
+        )
+    if node.kind is NodeKind.ROUTE:
+        # A route without a topic ("try again") goes back to the topic the caller already chose.
+        return RouteTo(topic=node.topic or state.topic)
+    if node.kind is NodeKind.CALLBACK:
+        return RequestCallback()
+    return Hangup()
+
+
+def _path_entry(node: Node, state: CallState) -> str:
+    if node.kind is NodeKind.ROUTE:
+        topic = node.topic or state.topic
+        return f"route:{topic}" if topic else "route"
+    return node.id
 
 
 def _node(flow: Flow, node_id: str) -> Node:

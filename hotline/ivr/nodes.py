@@ -14,25 +14,27 @@ from .prompts import PromptReader
 DTMF_KEYS = frozenset("0123456789*#")
 # Node ids travel in the telephony edge's action URLs.
 NODE_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+# Call variable names and the values a flow sets travel in action URLs too: keep them plain.
+VAR_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_TIMEOUT_SECONDS = 30
 MAX_RETRIES = 5
+# E.164 numbers have at most 15 digits; room for a national prefix such as 8.
+DEFAULT_MAX_DIGITS = 15
+MAX_DIGITS = 20
+EXPECTS = ("phone",)  # what the edge can check typed digits against
 
 _COMMON_FIELDS = ("kind", "prompt", "all_languages")
+_ASK_AGAIN_FIELDS = ("timeout", "max_retries", "on_timeout", "on_invalid", "on_exhausted")
 _KIND_FIELDS: dict[NodeKind, tuple[str, ...]] = {
     NodeKind.MESSAGE: ("next",),
-    NodeKind.MENU: (
-        "options",
-        "repeat_keys",
-        "timeout",
-        "max_retries",
-        "on_timeout",
-        "on_invalid",
-        "on_exhausted",
-    ),
+    NodeKind.MENU: ("options", "repeat_keys", *_ASK_AGAIN_FIELDS),
     NodeKind.ROUTE: ("topic",),
     NodeKind.HANGUP: (),
+    NodeKind.COLLECT: ("expect", "max_digits", "next", *_ASK_AGAIN_FIELDS),
+    NodeKind.CALLBACK: (),
 }
-_TRANSITION_FIELDS = ("next", "set_language", "set_topic", "prompt")
+_TRANSITION_FIELDS = ("next", "set_language", "set_topic", "set", "prompt")
+_NAME_RULE = "1 to 32 lowercase letters, digits or _"
 _KINDS = ", ".join(kind.value for kind in NodeKind)
 _TOPIC_LIST = ", ".join(TOPICS)
 
@@ -77,7 +79,7 @@ class NodeReader:
         for problem in unknown_fields(raw, allowed, f"a {kind.value} node"):
             self.report(node_id, problem)
         prompt = self._prompt(node_id, raw, "prompt")
-        if prompt is None and kind in (NodeKind.MESSAGE, NodeKind.MENU):
+        if prompt is None and kind in (NodeKind.MESSAGE, NodeKind.MENU, NodeKind.COLLECT):
             self.report(node_id, f"{kind.value} node has no prompt")
         all_languages = raw.get("all_languages", False)
         if not isinstance(all_languages, bool):
@@ -90,6 +92,8 @@ class NodeReader:
             return self._menu(node, raw)
         if kind is NodeKind.ROUTE:
             return self._route(node, raw)
+        if kind is NodeKind.COLLECT:
+            return self._collect(node, raw)
         return node
 
     def _message(self, node: Node, raw: dict[Any, Any]) -> Node:
@@ -99,13 +103,41 @@ class NodeReader:
             return node
         return replace(node, next=target)
 
-    def _route(self, node: Node, raw: dict[Any, Any]) -> Node:
+    def _route(self, node: Node, raw: dict[Any, Any]) -> Node | None:
+        # Without a topic the call goes back to routing with the topic it already has ("try
+        # again"); the graph check makes sure no call reaches such a node before choosing one.
         topic = raw.get("topic")
-        if topic is None:
-            self.report(node.id, "dead end: route node has no topic")
-        elif topic not in TOPICS:
+        if topic is not None and topic not in TOPICS:
             self.report(node.id, f"unknown topic '{topic}' (one of {_TOPIC_LIST})")
-        return replace(node, topic=topic if topic in TOPICS else None)
+            # Unread, like a node of unknown kind: it must not pass for a route without a topic.
+            return None
+        return replace(node, topic=topic)
+
+    def _collect(self, node: Node, raw: dict[Any, Any]) -> Node:
+        target = raw.get("next")
+        if not isinstance(target, str):
+            self.report(node.id, "dead end: collect node has no next (where a valid entry goes)")
+            target = None
+        expect = raw.get("expect")
+        if expect is None:
+            self.report(
+                node.id, f"collect node has no expect (what the digits must be: {EXPECTS[0]})"
+            )
+        elif expect not in EXPECTS:
+            self.report(node.id, f"unknown expect '{expect}' (one of {', '.join(EXPECTS)})")
+            expect = None
+        max_digits = raw.get("max_digits", DEFAULT_MAX_DIGITS)
+        if (
+            isinstance(max_digits, bool)
+            or not isinstance(max_digits, int)
+            or not (1 <= max_digits <= MAX_DIGITS)
+        ):
+            self.report(
+                node.id, f"max_digits must be a whole number 1 to {MAX_DIGITS}, not '{max_digits}'"
+            )
+            max_digits = DEFAULT_MAX_DIGITS
+        node = replace(node, next=target, expect=expect, max_digits=max_digits)
+        return self._ask_again(node, raw, "collect node", "a wrong entry")
 
     def _menu(self, node: Node, raw: dict[Any, Any]) -> Node:
         options: dict[str, Transition] = {}
@@ -126,21 +158,28 @@ class NodeReader:
                 self.report(node.id, f"key '{key}' is both an option and a repeat key")
             elif key is not None:
                 repeat_keys.add(key)
-        timeout = self._count(node.id, raw, "timeout", MAX_TIMEOUT_SECONDS, "seconds to wait")
-        retries = self._count(node.id, raw, "max_retries", MAX_RETRIES, "repeats of the menu")
+        node = replace(node, options=options, repeat_keys=frozenset(repeat_keys))
+        return self._ask_again(node, raw, "menu", "a wrong key")
+
+    def _ask_again(self, node: Node, raw: dict[Any, Any], what: str, mistake: str) -> Node:
+        """The fields of a node that waits for input: how long, how often, and then where."""
+        timeout = self._count(node.id, raw, "timeout", MAX_TIMEOUT_SECONDS, what, "seconds to wait")
+        retries = self._count(
+            node.id, raw, "max_retries", MAX_RETRIES, what, "repeats before on_exhausted"
+        )
         on_timeout = self._prompt(node.id, raw, "on_timeout")
         on_invalid = self._prompt(node.id, raw, "on_invalid")
         if on_invalid is None and "on_invalid" not in raw:
-            self.report(node.id, "menu has no on_invalid prompt (said after a wrong key)")
+            self.report(node.id, f"{what} has no on_invalid prompt (said after {mistake})")
         on_exhausted = None
         if "on_exhausted" in raw:
             on_exhausted = self._transition(node.id, raw["on_exhausted"], "on_exhausted")
         else:
-            self.report(node.id, "menu has no on_exhausted (where the call goes after max_retries)")
+            self.report(
+                node.id, f"{what} has no on_exhausted (where the call goes after max_retries)"
+            )
         return replace(
             node,
-            options=options,
-            repeat_keys=frozenset(repeat_keys),
             timeout_seconds=timeout,
             max_retries=retries,
             on_timeout=on_timeout,
@@ -156,12 +195,14 @@ class NodeReader:
             return None
         return key
 
-    def _count(self, node_id: str, raw: dict[Any, Any], name: str, high: int, what: str) -> int:
+    def _count(
+        self, node_id: str, raw: dict[Any, Any], name: str, high: int, kind: str, what: str
+    ) -> int:
         # A timeout of 0 would never wait for a key; 0 retries is fine (straight to on_exhausted).
         low = 1 if name == "timeout" else 0
         value = raw.get(name)
         if value is None:
-            self.report(node_id, f"menu has no {name} ({what})")
+            self.report(node_id, f"{kind} has no {name} ({what})")
             return low
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.report(node_id, f"{name} must be a whole number {low} to {high}, not '{value}'")
@@ -184,7 +225,30 @@ class NodeReader:
             self.report(node_id, f"{where}: unknown topic '{topic}' (one of {_TOPIC_LIST})")
             topic = None
         prompt = self._prompt(node_id, raw, "prompt", label=f"{where} prompt")
-        return Transition(raw["next"], set_language=language, set_topic=topic, prompt=prompt)
+        set_vars = self._set_vars(node_id, raw["set"], where) if "set" in raw else {}
+        return Transition(
+            raw["next"], set_language=language, set_topic=topic, prompt=prompt, set_vars=set_vars
+        )
+
+    def _set_vars(self, node_id: str, raw: object, where: str) -> dict[str, str]:
+        """The call variables a transition sets (`set: {window: morning}`)."""
+        if not isinstance(raw, dict) or not raw:
+            self.report(node_id, f"{where}: set must map names to values, e.g. {{window: morning}}")
+            return {}
+        values: dict[str, str] = {}
+        for name, value in raw.items():
+            if not isinstance(name, str) or not VAR_NAME.match(name):
+                self.report(node_id, f"{where}: set: name '{name}' must be {_NAME_RULE}")
+            elif isinstance(value, bool):
+                # YAML 1.1 reads an unquoted yes or no as true/false, not as text.
+                self.report(
+                    node_id, f"{where}: set: {name} was read as yes/no: put it in double quotes"
+                )
+            elif not isinstance(value, str) or not VAR_NAME.match(value):
+                self.report(node_id, f"{where}: set: {name} must be {_NAME_RULE}, not '{value}'")
+            else:
+                values[name] = value
+        return values
 
     def _prompt(
         self, node_id: str, raw: dict[Any, Any], name: str, label: str = ""

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from .errors import FlowProblem
 from .model import LANGUAGES, Flow, Node, Voice
-from .nodes import NodeReader, unknown_fields
+from .nodes import VAR_NAME, NodeReader, unknown_fields
 from .prompts import PromptReader
 
 TTS_LANGUAGE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")  # what <Say language=...> takes, e.g. ru-RU
 
 _FLOW_FIELDS = (
-    "name", "start", "languages", "default_language", "voices", "variables", "entry_points",
-    "nodes",
+    "name", "start", "languages", "default_language", "voices", "variables",
+    "runtime_variables", "entry_points", "nodes",
 )  # fmt: skip
 _VOICE_FIELDS = ("voice", "language", "text_from")
 _LANGUAGE_LIST = ", ".join(LANGUAGES)
@@ -61,7 +61,10 @@ class _Parser:
             self.report(None, f"default_language '{default_language}' is not in languages")
         voices = self._voices(data.get("voices"), languages)
         variables = self._variables(data.get("variables", {}))
-        prompts = PromptReader(self.path.parent, languages, voices, variables, self.report)
+        runtime_variables = self._runtime_variables(data.get("runtime_variables", []), variables)
+        prompts = PromptReader(
+            self.path.parent, languages, voices, variables, self.report, runtime_variables
+        )
         reader = NodeReader(prompts, self.report)
         start = data.get("start")
         if not isinstance(start, str):
@@ -89,6 +92,7 @@ class _Parser:
             voices=voices,
             variables=variables,
             entry_points=entry_points,
+            runtime_variables=runtime_variables,
         )
         return Parsed(flow, self.problems, declared, len(nodes) == len(raw_nodes))
 
@@ -157,6 +161,26 @@ class _Parser:
             else:
                 variables[name] = value
         return variables
+
+    def _runtime_variables(self, raw: object, variables: dict[str, str]) -> tuple[str, ...]:
+        if not isinstance(raw, list):
+            self.report(None, "runtime_variables must list names, e.g. [last_two]")
+            return ()
+        names: list[str] = []
+        for name in raw:
+            if not isinstance(name, str) or not VAR_NAME.match(name):
+                self.report(
+                    None,
+                    f"runtime variable '{name}' must be 1 to 32 lowercase letters, digits or _",
+                )
+            elif name in variables:
+                # The flow's value would always win: the value the call brings would never be said.
+                self.report(None, f"'{name}' is both a variable and a runtime variable")
+            elif name in names:
+                self.report(None, f"runtime variable '{name}' is listed twice")
+            else:
+                names.append(name)
+        return tuple(names)
 
     def _entry_points(self, raw: object) -> tuple[str, ...]:
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):

@@ -25,11 +25,13 @@ class PromptReader:
         voices: dict[str, Voice],
         variables: dict[str, str],
         report: Report,
+        runtime_variables: tuple[str, ...] = (),
     ) -> None:
         self.base = base
         self.languages = languages
         self.voices = voices
         self.variables = variables
+        self.runtime_variables = runtime_variables
         self.report = report
 
     def read(self, node_id: str, raw: object, label: str) -> Prompt | None:
@@ -89,12 +91,25 @@ class PromptReader:
             else:
                 self._check_variables(node_id, fallback, where)
         audio = self._audio(node_id, raw["audio"], where) if "audio" in raw else None
+        if audio is not None:
+            for name in variable_names(text):
+                if name in self.runtime_variables and name not in self.variables:
+                    # The recording would be played and the caller would never hear the value.
+                    self.report(
+                        node_id,
+                        f"{where}: a recording cannot say {{{name}}}, which changes with every "
+                        "call: leave this text without audio",
+                    )
         return PromptText(language=lang, text=text, audio=audio, fallback=fallback)
 
     def _check_variables(self, node_id: str, text: str, where: str) -> None:
         for name in variable_names(text):
-            if name not in self.variables:
-                self.report(node_id, f"{where} uses {{{name}}}, which is not defined in variables")
+            if name not in self.variables and name not in self.runtime_variables:
+                self.report(
+                    node_id,
+                    f"{where} uses {{{name}}}, which is not defined in variables "
+                    "or runtime_variables",
+                )
 
     def _audio(self, node_id: str, raw: object, where: str) -> str | None:
         """The recording's path relative to the flow file's directory, if it is there and safe."""

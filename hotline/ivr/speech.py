@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 from .model import Flow, Prompt, PromptText, Utterance
 
-# {name} in a prompt text is replaced by the flow's variable of that name (emergency numbers).
+# {name} in a prompt text is replaced by the flow's variable of that name (emergency numbers), or by
+# the call variable of that name (runtime variables the edge supplies, e.g. last_two).
 VARIABLE = re.compile(r"\{([^{}]*)\}")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -33,14 +34,23 @@ def substitute(text: str, variables: Mapping[str, str], for_speech: bool) -> str
     return VARIABLE.sub(value, text)
 
 
-def say(flow: Flow, prompt: Prompt | None, language: str | None) -> tuple[Utterance, ...]:
-    """The prompt in `language`, or in every flow language in order when it is None."""
+def say(
+    flow: Flow,
+    prompt: Prompt | None,
+    language: str | None,
+    call_vars: Mapping[str, str] | None = None,
+) -> tuple[Utterance, ...]:
+    """The prompt in `language`, or in every flow language in order when it is None.
+
+    `call_vars` (the call's CallState.vars) fill in the flow's runtime variables.
+    """
     if prompt is None:
         return ()
     languages = flow.languages if language is None else (language,)
+    values = _values(flow, call_vars or {})
     heard: list[Utterance] = []
     for lang in languages:
-        utterance = _utterance(flow, prompt, lang)
+        utterance = _utterance(flow, prompt, lang, values)
         # A language that borrows another's text (Kazakh read from Russian) would otherwise make
         # the caller hear the same sentence twice in a row in an all-languages prompt.
         if utterance is not None and utterance not in heard:
@@ -48,21 +58,31 @@ def say(flow: Flow, prompt: Prompt | None, language: str | None) -> tuple[Uttera
     return tuple(heard)
 
 
-def _utterance(flow: Flow, prompt: Prompt, lang: str) -> Utterance | None:
+def _values(flow: Flow, call_vars: Mapping[str, str]) -> dict[str, str]:
+    # A runtime variable the edge did not supply is said as nothing: a call never fails for it.
+    values = dict.fromkeys(flow.runtime_variables, "")
+    values.update(call_vars)
+    values.update(flow.variables)  # the flow's own numbers win: a call cannot change them
+    return values
+
+
+def _utterance(
+    flow: Flow, prompt: Prompt, lang: str, values: Mapping[str, str]
+) -> Utterance | None:
     text = prompt.texts.get(lang)
     voice = flow.voices.get(lang)
     if text is None or voice is None:
         return None  # only in a flow that skipped validation: say what we can, never fail a call
     if text.audio:
         return Utterance(
-            text=substitute(text.text, flow.variables, for_speech=False),
+            text=substitute(text.text, values, for_speech=False),
             tts_language=voice.tts_language,
             voice=voice.voice,
             audio=text.audio,
         )
     spoken = _tts_text(prompt, text, voice.text_from)
     return Utterance(
-        text=substitute(spoken, flow.variables, for_speech=True),
+        text=substitute(spoken, values, for_speech=True),
         tts_language=voice.tts_language,
         voice=voice.voice,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 
 from .errors import FlowProblem
-from .model import Flow, Node, NodeKind
+from .model import Flow, Node, NodeKind, Transition
 
 
 def validate_flow(
@@ -38,17 +38,48 @@ def validate_flow(
     for loop in message_loops(flow):
         path = " -> ".join((*loop, loop[0]))
         report(loop[0], f"dead end: messages loop forever ({path}) without a menu to press a key")
+    for node_id in sorted(routes_before_a_topic(flow)):
+        report(
+            node_id,
+            "dead end: route node has no topic, and a call reaches it from start before "
+            "choosing one (give it a topic)",
+        )
     return problems
 
 
 def edges(node: Node) -> Iterator[tuple[str, str]]:
     """(label, target node id) for every way out of `node`."""
-    if node.kind is NodeKind.MESSAGE and node.next is not None:
-        yield "next", node.next
+    return ((label, transition.target) for label, transition in _transitions(node))
+
+
+def _transitions(node: Node) -> Iterator[tuple[str, Transition]]:
+    if node.kind in (NodeKind.MESSAGE, NodeKind.COLLECT) and node.next is not None:
+        yield "next", Transition(target=node.next)
     for key, transition in node.options.items():
-        yield f"option '{key}'", transition.target
+        yield f"option '{key}'", transition
     if node.on_exhausted is not None:
-        yield "on_exhausted", node.on_exhausted.target
+        yield "on_exhausted", node.on_exhausted
+
+
+def routes_before_a_topic(flow: Flow) -> set[str]:
+    """Route nodes without a topic that a call reaches from start before any topic is chosen.
+
+    Such a node re-routes to the call's topic ("try again"); from start there is none yet.
+    Entry points are left out: the code that enters them (routing) knows the call's topic.
+    """
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = [flow.start]
+    while pending:
+        node_id = pending.pop()
+        node = flow.nodes.get(node_id)
+        if node is None or node_id in seen:
+            continue
+        seen.add(node_id)
+        if node.kind is NodeKind.ROUTE and node.topic is None:
+            found.add(node_id)
+        pending.extend(t.target for _, t in _transitions(node) if t.set_topic is None)
+    return found
 
 
 def reachable(flow: Flow) -> set[str]:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cryptography.fernet import InvalidToken
 from flask import Blueprint, Flask, Response, current_app, request
 from redis.exceptions import RedisError
 from rq import Queue
@@ -244,11 +245,20 @@ def volunteer_answer() -> Response:
                 _settle(session, found, leg, AttemptOutcome.DECLINED)
                 log.info("callback %s: volunteer %s declined", found.id, leg.volunteer_id)
                 return _say_and_hang_up(["declined"], language)
+            try:
+                # Decrypted into this response only: never stored, logged or put in a URL.
+                number = decrypt(rt.fernet, found.number_ciphertext)
+            except InvalidToken:
+                # Its key was removed from CALLBACK_ENCRYPTION_KEYS: the number is gone for good.
+                log.error("callback %s: number cannot be decrypted; request failed", found.id)
+                found.last_error = "number_undecryptable"
+                outcomes.end(found, CallbackStatus.FAILED, now)
+                _settle(session, found, leg, AttemptOutcome.CANCELLED)
+                return _say_and_hang_up(["request_gone"], language)
             leg.outcome = AttemptOutcome.ACCEPTED.value
             leg.accepted_at = now
             found.lease_until = attempts.accepted_lease(rt, now)
             found.updated_at = now
-            ciphertext = found.number_ciphertext
             ids = {"request": found.id, "attempt": leg.id}
             if not _commit(session):
                 return _say_and_hang_up(["request_gone"], language)
@@ -267,9 +277,8 @@ def volunteer_answer() -> Response:
         action=rt.url("/caller-result", **ids),
         method="POST",
     )
-    # Decrypted into this response only: never stored, logged or put in a URL.
     dial.number(
-        decrypt(rt.fernet, ciphertext),
+        number,
         machine_detection="Enable",
         url=rt.url("/caller", **ids),
         method="POST",

@@ -27,7 +27,7 @@ from ..redis_conn import get_redis
 from ..routing import dispatch
 from ..routing.dispatch import NoOneToRing, Ring, RingOutcome
 from ..routing.policy import RoutingPolicy, load_policy
-from . import flow_registry, twiml
+from . import consent, flow_registry, twiml
 from .edge import (
     NODE_ID,
     audio_url,
@@ -69,6 +69,15 @@ def _caller_step(node_id: str, state: CallState) -> str:
     return render(engine.enter(flow_registry.current_flow(), node_id, state))
 
 
+def _nobody_can_answer(state: CallState) -> str:
+    """The callback offer when the flow has one, else the nobody-available goodbye."""
+    flow = flow_registry.current_flow()
+    if consent.offers_callbacks(flow):
+        step = engine.enter(flow, consent.OFFER, consent.with_runtime_vars(state))
+        return render(step)
+    return _caller_step("nobody_available", state)
+
+
 def _dial(rings: list[Ring], state: CallState, preface: tuple[Utterance, ...] = ()) -> str:
     """TwiML ringing the volunteers' phones, each with the whisper; caller id is the hotline's."""
     rules = policy()
@@ -105,7 +114,7 @@ def _ring_next(session: Session, record: CallRecord, state: CallState, again: bo
     if isinstance(result, NoOneToRing):
         record.outcome = dispatch.unanswered_outcome(record)
         log.info("call %s: nobody to ring (%s)", record.call_sid, result.reason)
-        return _caller_step("nobody_available", state)
+        return _nobody_can_answer(state)
     preface: tuple[Utterance, ...] = ()
     if again:
         volunteer_flow = flow_registry.current_flow(VOLUNTEER_FLOW)

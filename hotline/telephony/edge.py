@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..calllog import records
 from ..calllog.pseudonym import caller_key
 from ..db import get_db
-from ..ivr.model import Gather, RouteTo, Step
+from ..ivr.model import CallState, Gather, RequestCallback, RouteTo, Step
 from ..models import CallRecord
 from ..settings import Settings
 from . import twiml
@@ -41,24 +41,54 @@ def audio_url(path: str) -> str:
     return f"{settings().public_base_url}/ivr-audio/{path}"
 
 
+VAR_PREFIX = "v_"  # call variables travel in action URLs as v_<name>=<value>
+VAR_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+# Values are flow words (morning, yes) or a Fernet token of a typed number (url-safe base64).
+VAR_VALUE = re.compile(r"^[A-Za-z0-9_=-]{1,400}$")
+# Supplied afresh by the edge on every request (consent.with_runtime_vars): never put in a URL.
+RUNTIME_VARS = frozenset({"last_two"})
+
+
+def state_params(state: CallState) -> dict[str, str | int | None]:
+    """The call state as URL parameters."""
+    params: dict[str, str | int | None] = {"lang": state.language, "topic": state.topic}
+    params.update(
+        {f"{VAR_PREFIX}{name}": value for name, value in state.vars if name not in RUNTIME_VARS}
+    )
+    return params
+
+
+def vars_from_query() -> tuple[tuple[str, str], ...] | None:
+    """The call variables in the (signed) action URL, or None when one is malformed."""
+    found = []
+    for key, value in request.args.items():
+        if not key.startswith(VAR_PREFIX):
+            continue
+        name = key[len(VAR_PREFIX) :]
+        if not VAR_NAME.match(name) or not VAR_VALUE.match(value):
+            return None
+        found.append((name, value))
+    return tuple(found)
+
+
 def _step_url(gather: Gather, step: Step) -> str:
-    state = step.state
     return url(
         "/twilio/voice/step",
         node=gather.node_id,
-        lang=state.language,
-        topic=state.topic,
-        tries=state.tries,
+        tries=step.state.tries,
+        **state_params(step.state),
     )
 
 
-def _route_url(route: RouteTo, step: Step) -> str:
-    return url("/twilio/route", topic=route.topic, lang=step.state.language)
+def _redirect_url(end: RouteTo | RequestCallback, step: Step) -> str:
+    if isinstance(end, RouteTo):
+        return url("/twilio/route", topic=end.topic or step.state.topic, lang=step.state.language)
+    return url("/twilio/voice/callback-request", **state_params(step.state))
 
 
 def render(step: Step) -> str:
     """TwiML for an engine step, with this deployment's URLs."""
-    return twiml.render_step(step, _step_url, _route_url, audio_url)
+    return twiml.render_step(step, _step_url, _redirect_url, audio_url)
 
 
 def xml(body: str, status: int = 200) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from twilio.twiml.voice_response import Gather as TwimlGather
 from twilio.twiml.voice_response import VoiceResponse
 
-from ..ivr.model import Gather, Hangup, RouteTo, Step, Utterance
+from ..ivr.model import Gather, Hangup, RequestCallback, RouteTo, Step, Utterance
 
 # Builds an absolute URL for a path and query parameters.
 UrlFor = Callable[..., str]
@@ -27,7 +27,7 @@ def add_utterances(
 def render_step(
     step: Step,
     step_url: Callable[[Gather, Step], str],
-    route_url: Callable[[RouteTo, Step], str],
+    redirect_url: Callable[[RouteTo | RequestCallback, Step], str],
     audio_url: UrlFor,
 ) -> str:
     """TwiML for one IVR step: what the caller hears, then a Gather, a hand-off or a hangup."""
@@ -37,20 +37,20 @@ def render_step(
         url = step_url(end, step)
         gather = response.gather(
             input="dtmf",
-            num_digits=end.num_digits,
+            num_digits=end.num_digits,  # None (a typed number): until the finish key
             timeout=end.timeout_seconds,
             action=url,
             method="POST",
-            # '#' would end the Gather with no digits (silence); here it is just a wrong key.
-            finish_on_key="",
+            # In a menu '#' would end the Gather with no digits (silence): it is a wrong key.
+            finish_on_key=end.finish_on_key,
         )
         # Prompts inside the Gather so a caller who knows the menu can press a key at once.
         add_utterances(gather, step.utterances, audio_url)
         # Reached only on silence: come back to the same menu with no digits.
         response.redirect(url, method="POST")
-    elif isinstance(end, RouteTo):
+    elif isinstance(end, RouteTo | RequestCallback):
         add_utterances(response, step.utterances, audio_url)
-        response.redirect(route_url(end, step), method="POST")
+        response.redirect(redirect_url(end, step), method="POST")
     elif isinstance(end, Hangup):
         add_utterances(response, step.utterances, audio_url)
         response.hangup()

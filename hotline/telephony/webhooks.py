@@ -14,9 +14,9 @@ from werkzeug.exceptions import HTTPException
 
 from ..calllog import records
 from ..ivr import engine
-from ..ivr.model import CallState, Step
+from ..ivr.model import TOPICS, CallState, NodeKind, Step
 from ..models import CallRecord
-from . import flow_registry, twiml
+from . import consent, flow_registry, twiml
 from .dialing import close_call
 from .edge import (
     NODE_ID,
@@ -25,6 +25,7 @@ from .edge import (
     require_twilio_signature,
     safe_twiml,
     settings,
+    vars_from_query,
     with_record,
     xml,
 )
@@ -53,7 +54,10 @@ def _state_from_query() -> tuple[str, CallState] | None:
         return None
     if not tries_raw.isdigit() or int(tries_raw) > _MAX_TRIES:
         return None
-    return node, CallState(language=language, topic=topic, tries=int(tries_raw))
+    call_vars = vars_from_query()
+    if call_vars is None:
+        return None
+    return node, CallState(language=language, topic=topic, tries=int(tries_raw), vars=call_vars)
 
 
 # --- the IVR ---------------------------------------------------------------------------------
@@ -81,15 +85,21 @@ def voice_step() -> Response:
     digits = request.form.get("Digits", "")[:_MAX_DIGITS] or None
     step: Step | None = None
     if parsed is not None:
-        node, state = parsed
+        node_id, state = parsed
+        state = consent.with_runtime_vars(state)
+        node = flow.nodes[node_id]
         try:
-            step = engine.advance(flow, node, digits, state)
+            if node.kind is NodeKind.COLLECT:
+                step = consent.collect(flow, node, digits, state)
+            else:
+                step = engine.advance(flow, node_id, digits, state)
         except engine.UnknownNode:
             step = None
     if step is None:
         # The call's place in the menu is lost (a changed flow, a mangled URL): start again kindly.
         log.info("call %s: menu state lost, restarting the menu", sid)
         step = engine.enter(flow, "restart", CallState())
+    step = consent.adjust(flow, step)
     final = step
     with_record(
         sid,
@@ -97,6 +107,26 @@ def voice_step() -> Response:
             record, final.visited, final.state.language, final.state.topic
         ),
     )
+    return xml(render(step))
+
+
+@bp.post("/voice/callback-request")
+def callback_request() -> Response:
+    """The caller consented to a callback: register it and say when to expect the call."""
+    sid = call_sid()
+    if sid is None:
+        return safe_twiml(400)
+    flow = flow_registry.current_flow()
+    call_vars = vars_from_query()
+    language = request.args.get("lang")
+    topic = request.args.get("topic")
+    state = CallState(
+        language=language if language in flow.languages else None,
+        topic=topic if topic in TOPICS else None,
+        vars=call_vars or (),
+    )
+    step = consent.register(flow, sid, state)
+    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
     return xml(render(step))
 
 

@@ -159,18 +159,27 @@ def test_choosing_a_topic_hands_the_call_to_routing(app, twilio, key, topic):
     assert record.topic == topic
 
 
-def test_until_someone_is_on_shift_the_caller_hears_nobody_is_available_and_the_numbers(
-    app, twilio
-):
+def test_with_nobody_on_shift_the_caller_is_offered_a_callback_and_the_numbers(app, twilio):
     params = twilio.call_params()
     root = press(twilio, start_call(twilio, params), params, "3")
-    root = follow_redirect(twilio, press(twilio, root, params, "1"), params)
-    speech = all_speech(root).replace(" ", "")
-    assert "112" in speech and "102" in speech
-    assert ends_call(root)
+    offer = follow_redirect(twilio, press(twilio, root, params, "1"), params)
+    assert query(gather(offer).get("action"))["node"] == "callback_offer"
+    numbers = press(twilio, offer, params, "2")
+    assert "112" in all_speech(numbers).replace(" ", "")
     record = records(app)[0]
     assert record.outcome == "nobody_available"
     assert record.routed_at is not None
+
+
+def test_a_caller_silent_at_the_callback_offer_hears_the_numbers_and_a_goodbye(app, twilio):
+    params = twilio.call_params()
+    root = press(twilio, start_call(twilio, params), params, "3")
+    root = follow_redirect(twilio, press(twilio, root, params, "1"), params)
+    for _ in range(3):
+        root = press(twilio, root, params, None)
+    speech = all_speech(root).replace(" ", "")
+    assert "112" in speech and "102" in speech
+    assert ends_call(root)
 
 
 def test_zero_gives_the_emergency_numbers_and_returns_to_the_menu(app, twilio):

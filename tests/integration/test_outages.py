@@ -43,7 +43,10 @@ def test_a_whole_menu_walk_works_while_a_service_is_down(broken_app):
     route = twilio.post(path_and_query(root.find("./Redirect").text), params)
     assert route.status_code == 200
     final = parse(route.data)
-    assert "112" in all_speech(final).replace(" ", "") and ends_call(final)
+    if gather(final) is not None:  # the callback offer: 2 gives the emergency numbers
+        offer = gather(final).get("action")
+        final = parse(twilio.post(path_and_query(offer), params, Digits="2").data)
+    assert "112" in all_speech(final).replace(" ", "")
     # Four webhooks, each well inside Twilio's 15 s limit even with a dead service.
     assert time.monotonic() - started < 10
 

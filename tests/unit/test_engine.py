@@ -19,8 +19,10 @@ from hotline.ivr.model import (
     NodeKind,
     Prompt,
     PromptText,
+    RequestCallback,
     RouteTo,
     Step,
+    Transition,
     Voice,
 )
 
@@ -405,3 +407,306 @@ def test_only_digit_only_variables_are_spaced_for_the_voice(value, spoken):
     step = engine.enter(flow, "bye", CallState(language="ru"))
 
     assert heard(step) == spoken
+
+
+# --- call variables ------------------------------------------------------------------------------
+
+
+def test_call_variables_are_kept_sorted_so_equal_states_compare_equal():
+    one = CallState(language="ru").with_vars(window="morning").with_vars(identify="no")
+    other = CallState(language="ru", vars=(("window", "morning"), ("identify", "no")))
+
+    assert one == other
+    assert one.vars == (("identify", "no"), ("window", "morning"))
+    assert one.var("window") == "morning"
+    assert one.var("number") is None
+
+
+def test_with_vars_returns_a_new_state_and_none_removes_a_variable():
+    state = CallState(topic="labor").with_vars(last_two="67", window="any")
+
+    changed = state.with_vars(last_two=None, window="evening")
+
+    assert changed.vars == (("window", "evening"),)
+    assert changed.topic == "labor"
+    assert state.vars == (("last_two", "67"), ("window", "any"))
+
+
+# --- collect nodes and the callback kind -------------------------------------------------------
+
+
+def says(text: str) -> Prompt:
+    return Prompt(
+        {lang: PromptText(lang, f"{text} ({lang})") for lang in ("kk", "ru")}
+        | {"en": PromptText("en", text)}
+    )
+
+
+def consent_flow(**entry: Node) -> Flow:
+    """A small consent-like flow: a menu that sets variables, a collect node, a callback."""
+    nodes = [
+        Node(
+            id="when",
+            kind=NodeKind.MENU,
+            prompt=says("When? Ending in {last_two}."),
+            options={
+                "1": Transition("ask", set_vars={"window": "morning"}),
+                "2": Transition("again"),
+            },
+            timeout_seconds=5,
+            max_retries=1,
+            on_invalid=says("Wrong key."),
+            on_exhausted=Transition("bye"),
+        ),
+        Node(
+            id="ask",
+            kind=NodeKind.COLLECT,
+            prompt=says("Type the number, then hash."),
+            next="request",
+            timeout_seconds=10,
+            max_digits=15,
+            expect="phone",
+            max_retries=2,
+            on_timeout=says("We did not hear a number."),
+            on_invalid=says("Not a number we can call."),
+            on_exhausted=Transition("when", set_vars={"window": "none"}),
+        ),
+        Node(id="request", kind=NodeKind.CALLBACK, prompt=says("One moment.")),
+        Node(id="again", kind=NodeKind.ROUTE, prompt=says("Connecting.")),
+        Node(id="bye", kind=NodeKind.HANGUP, prompt=says("Call {emergency}. {last_two}")),
+        *entry.values(),
+    ]
+    return Flow(
+        name="consent",
+        source=Path("consent.yaml"),
+        start="when",
+        languages=("kk", "ru", "en"),
+        default_language="ru",
+        nodes={node.id: node for node in nodes},
+        voices={
+            "ru": Voice("ru-RU", TATYANA),
+            "en": Voice("en-US", JOANNA),
+            "kk": Voice("ru-RU", TATYANA, text_from="ru"),
+        },
+        variables={"emergency": "112"},
+        runtime_variables=("last_two",),
+    )
+
+
+CONSENT = consent_flow()
+CALLER = CallState(language="en", topic="labor").with_vars(last_two="67")
+
+
+def test_a_collect_node_waits_for_digits_ending_with_hash():
+    step = engine.enter(CONSENT, "ask", CALLER)
+
+    assert step.end == Gather(
+        node_id="ask", timeout_seconds=10, num_digits=None, finish_on_key="#", max_digits=15
+    )
+    assert heard(step) == "Type the number, then hash."
+    assert step.visited == ("ask",)
+
+
+def test_a_menu_still_waits_for_one_key():
+    step = engine.enter(CONSENT, "when", CALLER)
+
+    assert step.end == Gather(node_id="when", timeout_seconds=5)
+    assert (step.end.num_digits, step.end.finish_on_key, step.end.max_digits) == (1, "", None)
+
+
+@pytest.mark.parametrize(
+    ("valid", "silent", "tries", "waits", "end", "said", "visited", "window"),
+    [
+        # The edge accepted the number: on to `next`, the count starts again.
+        (True, False, 1, None, RequestCallback(), "One moment.", ("ask:entered", "request"), None),
+        # A wrong number, or nothing typed: said so, and the same question again.
+        (
+            False,
+            False,
+            0,
+            "ask",
+            None,
+            "Not a number we can call. | Type the number, then hash.",
+            ("ask:invalid", "ask"),
+            None,
+        ),
+        (
+            False,
+            True,
+            1,
+            "ask",
+            None,
+            "We did not hear a number. | Type the number, then hash.",
+            ("ask:timeout", "ask"),
+            None,
+        ),
+        # Silence wins over `valid`: with nothing typed, nothing can have been accepted.
+        (True, True, 0, "ask", None, "We did not hear a number.", ("ask:timeout", "ask"), None),
+        # The third mistake or silence takes on_exhausted, with its variables.
+        (False, False, 2, "when", None, "When?", ("ask:invalid", "when"), "none"),
+        (False, True, 2, "when", None, "When?", ("ask:timeout", "when"), "none"),
+    ],
+    ids=["valid", "invalid", "silent", "silent but valid", "invalid exhausted", "silent exhausted"],
+)
+def test_what_was_typed_at_a_collect_node_leads_where_the_edge_judged(
+    valid, silent, tries, waits, end, said, visited, window
+):
+    state = replace(CALLER.with_vars(number="token"), tries=tries)
+
+    step = engine.collected(CONSENT, "ask", valid, state, silent=silent)
+
+    if waits:
+        assert waits_at(step) == waits
+    else:
+        assert step.end == end
+    assert heard(step).startswith(said)
+    assert step.visited == visited
+    assert step.state.var("window") == window
+    # The variables the edge put in (the number's token) go on with the call, never into the path.
+    assert step.state.var("number") == "token"
+    assert not any("token" in entry for entry in step.visited)
+
+
+def test_mistakes_at_a_collect_node_are_counted_until_on_exhausted():
+    state = CALLER
+    outcomes = []
+    for silent in (False, True, False):
+        step = engine.collected(CONSENT, "ask", False, state, silent=silent)
+        state = step.state
+        outcomes.append((waits_at(step), step.state.tries))
+
+    assert outcomes == [("ask", 1), ("ask", 2), ("when", 0)]
+
+
+def test_a_valid_entry_resets_the_count():
+    step = engine.collected(CONSENT, "ask", True, replace(CALLER, tries=2))
+
+    assert step.state.tries == 0
+
+
+def test_a_collect_node_without_on_timeout_just_asks_again_after_silence():
+    flow = consent_flow()
+    flow.nodes["ask"] = replace(flow.nodes["ask"], on_timeout=None)
+
+    step = engine.collected(flow, "ask", False, CALLER, silent=True)
+
+    assert heard(step) == "Type the number, then hash."
+
+
+@pytest.mark.parametrize("node", ["when", "request", "again", "bye"])
+def test_digits_for_a_node_that_does_not_collect_them_are_refused(node):
+    with pytest.raises(NotAMenu):
+        engine.collected(CONSENT, node, True, CALLER)
+
+
+def test_a_key_at_a_collect_node_is_refused_as_at_any_node_that_is_not_a_menu():
+    with pytest.raises(NotAMenu):
+        engine.advance(CONSENT, "ask", "1", CALLER)
+
+
+def test_collected_at_an_unknown_node_raises_unknown_node_without_echoing_it():
+    with pytest.raises(UnknownNode) as raised:
+        engine.collected(CONSENT, PHONE_NUMBER, True, CALLER)
+
+    assert PHONE_NUMBER not in str(raised.value)
+
+
+def test_a_callback_node_hands_the_call_to_the_callback_service_with_its_variables():
+    state = CALLER.with_vars(window="morning", number="self")
+
+    step = engine.enter(CONSENT, "request", state)
+
+    assert step.end == RequestCallback()
+    assert step.state == state
+    assert step.visited == ("request",)
+    assert heard(step) == "One moment."
+
+
+# --- transitions that set variables --------------------------------------------------------------
+
+
+def test_a_key_sets_the_variables_its_option_names_and_keeps_the_others():
+    step = engine.advance(CONSENT, "when", "1", CALLER)
+
+    assert waits_at(step) == "ask"
+    assert step.state.vars == (("last_two", "67"), ("window", "morning"))
+    assert (step.state.language, step.state.topic) == ("en", "labor")
+    assert step.visited == ("when:1", "ask")
+
+
+def test_variables_are_carried_through_menus_that_set_none():
+    state = CALLER.with_vars(identify="no")
+
+    step = engine.advance(CONSENT, "when", "1", state)
+    step = engine.collected(CONSENT, "ask", True, step.state)
+
+    assert step.state.vars == (("identify", "no"), ("last_two", "67"), ("window", "morning"))
+
+
+def test_a_transition_overwrites_a_variable_set_before():
+    step = engine.advance(CONSENT, "when", "1", CALLER.with_vars(window="evening"))
+
+    assert step.state.var("window") == "morning"
+
+
+# --- runtime variables ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        # Digits are spaced for the voice like the flow's numbers: "six seven".
+        (CALLER, "When? Ending in 6 7."),
+        # The edge did not supply it: said as nothing, never a crash and never "{last_two}".
+        (CallState(language="en"), "When? Ending in ."),
+        # A value that is not only digits is said as it is.
+        (CallState(language="en").with_vars(last_two="x7"), "When? Ending in x7."),
+    ],
+    ids=["supplied", "missing", "not digits"],
+)
+def test_runtime_variables_are_filled_in_from_the_call(state, expected):
+    step = engine.enter(CONSENT, "when", state)
+
+    assert heard(step) == expected
+
+
+def test_a_runtime_variable_is_filled_in_in_every_language_and_in_retry_prompts():
+    step = engine.advance(CONSENT, "when", "7", CallState().with_vars(last_two="05"))
+
+    assert "When? Ending in 0 5." in heard(step)  # en
+    assert "When? Ending in 0 5. (ru)" in heard(step)  # ru, and kk through the Russian voice
+
+
+def test_a_flow_variable_wins_over_a_call_variable_of_the_same_name():
+    state = CALLER.with_vars(emergency="999")
+
+    step = engine.advance(CONSENT, "when", "9", replace(state, tries=1))
+
+    assert "Call 1 1 2." in heard(step)
+    assert "9 9 9" not in heard(step)
+
+
+def test_an_unknown_variable_in_an_unchecked_flow_is_said_as_written():
+    flow = small_flow(PromptText("kk", "{nothing}"), PromptText("ru", "{nothing}"))
+
+    step = engine.enter(flow, "bye", CallState(language="ru").with_vars(other="1"))
+
+    assert heard(step) == "{nothing}"
+
+
+# --- routes without a topic ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("topic", "visited"),
+    [("trafficking", ("when:2", "route:trafficking")), (None, ("when:2", "route"))],
+)
+def test_a_route_without_a_topic_goes_back_to_the_topic_the_caller_chose(topic, visited):
+    state = replace(CALLER, topic=topic)
+
+    step = engine.advance(CONSENT, "when", "2", state)
+
+    assert step.end == RouteTo(topic=topic)
+    assert step.state.topic == topic
+    assert step.visited == visited
+    assert heard(step) == "Connecting."

@@ -60,6 +60,38 @@ VALID: dict[str, Any] = {
 }
 
 
+# A collect node and a callback node, added to a copy of VALID by the tests that need them.
+COLLECT: dict[str, Any] = {
+    "kind": "collect",
+    "prompt": says("Type the number, then hash"),
+    "expect": "phone",
+    "next": "request",
+    "timeout": 10,
+    "max_retries": 2,
+    "on_invalid": says("Not a number we can call"),
+    "on_exhausted": "menu",
+}
+
+
+def with_consent(data: dict[str, Any], **collect: Any) -> dict[str, Any]:
+    """Key 3 of the menu leads to a collect node (with `collect` fields changed; None removes one)
+    and on to a callback node. Returns the collect node."""
+    number = {**COLLECT, **collect}
+    for name, value in collect.items():
+        if value is None:
+            number.pop(name)
+    data["nodes"].update(number=number, request={"kind": "callback"})
+    node(data, "menu")["options"]["3"] = {"next": "number", "set": {"window": "any"}}
+    return number
+
+
+def with_set(values: Any) -> Callable[[dict[str, Any]], None]:
+    def change(d: dict[str, Any]) -> None:
+        node(d, "menu")["options"]["3"] = {"next": "goodbye", "set": values}
+
+    return change
+
+
 def write(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -134,7 +166,188 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] = [
         "route without topic",
         lambda d: node(d, "help").pop("topic"),
         "help",
-        "dead end: route node has no topic",
+        "dead end: route node has no topic, and a call reaches it from start before choosing one",
+    ),
+    (
+        "route without topic behind a menu that sets none",
+        lambda d: (
+            d["nodes"].update(again={"kind": "route"})
+            or node(d, "menu")["options"].update({"3": {"next": "again", "set_language": "kk"}})
+        ),
+        "again",
+        "route node has no topic, and a call reaches it from start",
+    ),
+    (
+        "collect without next",
+        lambda d: with_consent(d, next=None),
+        "number",
+        "dead end: collect node has no next (where a valid entry goes)",
+    ),
+    (
+        "collect next to an unknown node",
+        lambda d: with_consent(d, next="reqest"),
+        "number",
+        "next targets unknown node 'reqest'",
+    ),
+    (
+        "collect without on_exhausted",
+        lambda d: with_consent(d, on_exhausted=None),
+        "number",
+        "collect node has no on_exhausted (where the call goes after max_retries)",
+    ),
+    (
+        "collect without on_invalid",
+        lambda d: with_consent(d, on_invalid=None),
+        "number",
+        "collect node has no on_invalid prompt (said after a wrong entry)",
+    ),
+    (
+        "collect without timeout",
+        lambda d: with_consent(d, timeout=None),
+        "number",
+        "collect node has no timeout (seconds to wait)",
+    ),
+    (
+        "collect without max_retries",
+        lambda d: with_consent(d, max_retries=None),
+        "number",
+        "collect node has no max_retries",
+    ),
+    (
+        "collect without prompt",
+        lambda d: with_consent(d, prompt=None),
+        "number",
+        "collect node has no prompt",
+    ),
+    (
+        "collect without expect",
+        lambda d: with_consent(d, expect=None),
+        "number",
+        "collect node has no expect (what the digits must be: phone)",
+    ),
+    (
+        "collect expecting something unknown",
+        lambda d: with_consent(d, expect="email"),
+        "number",
+        "unknown expect 'email' (one of phone)",
+    ),
+    (
+        "collect with too many digits",
+        lambda d: with_consent(d, max_digits=50),
+        "number",
+        "max_digits must be a whole number 1 to 20, not '50'",
+    ),
+    (
+        "collect with max_digits as text",
+        lambda d: with_consent(d, max_digits="15"),
+        "number",
+        "max_digits must be a whole number 1 to 20, not '15'",
+    ),
+    (
+        "collect with a zero timeout",
+        lambda d: with_consent(d, timeout=0),
+        "number",
+        "timeout must be a whole number 1 to 30",
+    ),
+    (
+        "collect on_timeout missing a language",
+        lambda d: with_consent(d, on_timeout={"ru": "Тишина", "en": "Silence"}),
+        "number",
+        "on_timeout is missing language 'kk'",
+    ),
+    (
+        "collect with menu options",
+        lambda d: with_consent(d, options={"1": "goodbye"}),
+        "number",
+        "unknown field 'options' (a collect node has: ",
+    ),
+    (
+        "typo in a collect field",
+        lambda d: with_consent(d, expext="phone", expect=None),
+        "number",
+        "unknown field 'expext' (did you mean 'expect'?)",
+    ),
+    (
+        "callback with a next node",
+        lambda d: with_consent(d) and node(d, "request").update(next="goodbye"),
+        "request",
+        "unknown field 'next' (a callback node has: kind, prompt, all_languages)",
+    ),
+    (
+        "callback nobody reaches",
+        lambda d: d["nodes"].update(request={"kind": "callback"}),
+        "request",
+        "unreachable",
+    ),
+    (
+        "unquoted yes in set",
+        with_set({"identify": True}),
+        "menu",
+        "option '3': set: identify was read as yes/no: put it in double quotes",
+    ),
+    (
+        "set name with capitals",
+        with_set({"Window": "any"}),
+        "menu",
+        "option '3': set: name 'Window' must be 1 to 32 lowercase letters, digits or _",
+    ),
+    (
+        "set value with spaces",
+        with_set({"window": "in the morning"}),
+        "menu",
+        "option '3': set: window must be 1 to 32 lowercase letters, digits or _, "
+        "not 'in the morning'",
+    ),
+    (
+        "set value too long",
+        with_set({"window": "m" * 33}),
+        "menu",
+        "set: window must be 1 to 32 lowercase letters",
+    ),
+    ("set value a number", with_set({"slot": 1}), "menu", "set: slot must be 1 to 32"),
+    ("set an empty mapping", with_set({}), "menu", "option '3': set must map names to values"),
+    ("set a list", with_set(["window", "any"]), "menu", "option '3': set must map names"),
+    (
+        "set in on_exhausted with a bad value",
+        lambda d: node(d, "menu").update(on_exhausted={"next": "help", "set": {"window": "Any!"}}),
+        "menu",
+        "on_exhausted: set: window must be 1 to 32 lowercase letters, digits or _, not 'Any!'",
+    ),
+    (
+        "typo in set",
+        lambda d: node(d, "menu")["options"].update({"3": {"next": "help", "sett": {"a": "b"}}}),
+        "menu",
+        "option '3': unknown field 'sett' (did you mean 'set'?)",
+    ),
+    (
+        "runtime variable not declared",
+        lambda d: node(d, "menu")["prompt"].update(en="Ending in {last_two}, press 1"),
+        "menu",
+        "prompt (en) uses {last_two}, which is not defined in variables or runtime_variables",
+    ),
+    (
+        "runtime_variables not a list",
+        lambda d: d.update(runtime_variables="last_two"),
+        None,
+        "runtime_variables must list names, e.g. [last_two]",
+    ),
+    (
+        "runtime variable with a bad name",
+        lambda d: d.update(runtime_variables=["last-two"]),
+        None,
+        "runtime variable 'last-two' must be 1 to 32 lowercase letters, digits or _",
+    ),
+    (
+        "runtime variable that is also a variable",
+        lambda d: d.update(runtime_variables=["emergency"]),
+        None,
+        "'emergency' is both a variable and a runtime variable",
+    ),
+    (
+        "runtime variable listed twice",
+        lambda d: d.update(runtime_variables=["last_two", "last_two"]),
+        None,
+        "runtime variable 'last_two' is listed twice",
     ),
     (
         "messages in a loop",
@@ -220,7 +433,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] = [
         "unknown kind",
         lambda d: node(d, "goodbye").update(kind="hang_up"),
         "goodbye",
-        "unknown kind 'hang_up' (one of message, menu, route, hangup)",
+        "unknown kind 'hang_up' (one of message, menu, route, hangup, collect, callback)",
     ),
     ("missing kind", lambda d: node(d, "goodbye").pop("kind"), "goodbye", "has no kind"),
     (
@@ -341,6 +554,75 @@ def test_a_broken_flow_is_refused_naming_file_node_and_problem(tmp_path, change,
     assert matching[0].file == str(path)
     where = f"node '{node_id}': " if node_id else ""
     assert f"{path}: {where}" in str(raised.value)
+
+
+def test_a_flow_with_collect_callback_set_and_runtime_variables_loads(tmp_path):
+    data = copy.deepcopy(VALID)
+    with_consent(data, max_digits=None)  # left out: 15, what an E.164 number can have
+    data["runtime_variables"] = ["last_two"]
+    node(data, "menu")["prompt"]["en"] = "Ending in {last_two}, press 1"
+
+    flow = load_flow(write(tmp_path / "mini.yaml", data))
+
+    number = flow.nodes["number"]
+    assert number.kind is NodeKind.COLLECT
+    assert (number.next, number.expect, number.max_digits) == ("request", "phone", 15)
+    assert (number.timeout_seconds, number.max_retries, number.on_exhausted.target) == (
+        10,
+        2,
+        "menu",
+    )
+    assert flow.nodes["request"].kind is NodeKind.CALLBACK
+    assert flow.nodes["menu"].options["3"].set_vars == {"window": "any"}
+    assert flow.runtime_variables == ("last_two",)
+
+
+def test_a_route_without_a_topic_is_fine_when_only_an_entry_point_reaches_it(tmp_path):
+    data = copy.deepcopy(VALID)
+    data["nodes"]["offer"] = {
+        "kind": "menu",
+        "prompt": says("Press 3 to try again"),
+        "options": {"3": "again"},
+        "timeout": 5,
+        "max_retries": 2,
+        "on_invalid": says("Not on the menu"),
+        "on_exhausted": "goodbye",
+    }
+    data["nodes"]["again"] = {"kind": "route"}
+    data["entry_points"].append("offer")
+
+    flow = load_flow(write(tmp_path / "mini.yaml", data))
+
+    assert flow.nodes["again"].topic is None
+
+
+def test_a_route_with_a_misspelled_topic_is_reported_once(tmp_path):
+    problems = check_file(broken(tmp_path, lambda d: node(d, "help").update(topic="violance")))
+
+    assert [p.problem for p in problems if p.node == "help"] == [
+        "unknown topic 'violance' (one of violence, trafficking, labor)"
+    ]
+
+
+def test_a_recording_cannot_stand_for_a_prompt_with_a_runtime_variable(tmp_path):
+    (tmp_path / "audio" / "en").mkdir(parents=True)
+    (tmp_path / "audio" / "en" / "menu.mp3").write_bytes(b"ID3")
+    data = copy.deepcopy(VALID)
+    data["runtime_variables"] = ["last_two"]
+    node(data, "menu")["prompt"]["en"] = {
+        "text": "Ending in {last_two}, press 1",
+        "audio": "audio/en/menu.mp3",
+    }
+
+    problems = check_file(write(tmp_path / "mini.yaml", data))
+
+    assert [(p.node, p.problem) for p in problems] == [
+        (
+            "menu",
+            "prompt (en): a recording cannot say {last_two}, which changes with every call: "
+            "leave this text without audio",
+        )
+    ]
 
 
 def test_the_problem_reads_as_file_node_and_problem():

@@ -1,0 +1,140 @@
+"""Callback consent at the edge: the number typed on the keypad, and the request itself.
+
+The flow (ivr_flows/default.yaml, callback_* nodes) asks which number, when it is safe and whether
+the counselor may say who is calling. What the flow cannot do safely is kept here:
+- a typed number is validated, then carried to the next steps only encrypted (a Fernet token in
+  the signed action URL, expiring after TOKEN_TTL_SECONDS): nothing is stored if the caller hangs
+  up half way, and no plaintext number ever reaches a URL, a log line or the database;
+- the caller's own number is never carried at all: Twilio sends From with every request;
+- the request is committed first, then queued; a Redis outage still gives the caller the
+  confirmation (the sweeper queues the request later).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cryptography.fernet import InvalidToken
+from flask import current_app, request
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy.exc import SQLAlchemyError
+
+from workers.queues import CALLBACKS
+
+from ..callbacks.numbers import last_two_digits, parse_keypad
+from ..callbacks.service import request_callback
+from ..calllog.pseudonym import normalize_number
+from ..crypto import encrypt
+from ..db import get_db
+from ..ivr import engine
+from ..ivr.model import CallState, Flow, Gather, Node, Step
+from ..models import CallOutcome, utcnow
+from ..redis_conn import get_redis
+from .edge import open_record, settings
+
+log = logging.getLogger(__name__)
+
+OFFER = "callback_offer"
+NUMBER_MENU = "callback_number"
+NUMBER_WITHHELD = "callback_number_withheld"
+NOT_POSSIBLE = "callback_not_possible"
+CONFIRMED = "callback_confirmed_{window}"
+WINDOWS = ("any", "morning", "afternoon", "evening")
+# Long enough to finish the consent menus, short enough that an old URL is worthless.
+TOKEN_TTL_SECONDS = 30 * 60
+SELF = "self"
+
+
+def offers_callbacks(flow: Flow) -> bool:
+    """Whether the flow has the consent path (routing then offers a callback, not a goodbye)."""
+    return OFFER in flow.nodes
+
+
+def callers_number() -> str | None:
+    """The caller's own number in E.164 (Twilio sends it with every request), or None if hidden."""
+    return normalize_number(request.form.get("From"))
+
+
+def with_runtime_vars(state: CallState) -> CallState:
+    """Add what prompts may say about this call: the last two digits of the caller's number."""
+    number = callers_number()
+    return state.with_vars(last_two=last_two_digits(number) if number else None)
+
+
+def collect(flow: Flow, node: Node, digits: str | None, state: CallState) -> Step:
+    """A number typed at a collect node: valid ones go on, encrypted; others are asked again."""
+    if not digits:
+        return engine.collected(flow, node.id, valid=False, state=state, silent=True)
+    checked = parse_keypad(digits)
+    if not checked.ok or checked.e164 is None:
+        log.info("a typed callback number was refused (%s)", checked.reason)
+        return engine.collected(flow, node.id, valid=False, state=state)
+    token = encrypt(current_app.extensions["fernet"], checked.e164)
+    return engine.collected(flow, node.id, valid=True, state=state.with_vars(number=token))
+
+
+def adjust(flow: Flow, step: Step) -> Step:
+    """A caller whose number is hidden is asked to type one instead of offered "this number"."""
+    end = step.end
+    if (
+        isinstance(end, Gather)
+        and end.node_id == NUMBER_MENU
+        and NUMBER_WITHHELD in flow.nodes
+        and callers_number() is None
+    ):
+        return engine.enter(flow, NUMBER_WITHHELD, step.state)
+    return step
+
+
+def chosen_number(state: CallState) -> str | None:
+    """The number to call back: the caller's own, or the one typed (decrypted); None if invalid."""
+    choice = state.var("number")
+    if choice == SELF:
+        return callers_number()
+    if not choice:
+        return None
+    try:
+        raw = current_app.extensions["fernet"].decrypt(choice.encode(), ttl=TOKEN_TTL_SECONDS)
+    except (InvalidToken, ValueError):
+        return None
+    return raw.decode()
+
+
+def register(flow: Flow, call_sid: str, state: CallState) -> Step:
+    """Create the callback request from the consent, and say when to expect the call."""
+    window = state.var("window")
+    identify = state.var("identify")
+    number = chosen_number(state)
+    topic = state.topic or "violence"
+    language = state.language or flow.default_language
+    if window not in WINDOWS or identify not in ("yes", "no") or number is None:
+        log.warning("call %s: callback consent incomplete, not registered", call_sid)
+        return engine.enter(flow, NOT_POSSIBLE, state)
+    config = settings()
+    redis = get_redis()
+    queue = Queue(CALLBACKS, connection=redis) if redis is not None else None
+    try:
+        with get_db().session() as session:
+            record = open_record(session, call_sid)
+            record.outcome = CallOutcome.CALLBACK_REQUESTED.value
+            session.flush()
+            request_callback(
+                session,
+                current_app.extensions["fernet"],
+                queue,
+                number_e164=number,
+                topic=topic,
+                language=language,
+                window=window,
+                identify=identify == "yes",
+                call_record_id=record.id,
+                now=utcnow(),
+                tz=config.tz,
+            )
+    except (SQLAlchemyError, ValueError) as exc:
+        log.error("call %s: callback not registered (%s)", call_sid, type(exc).__name__)
+        return engine.enter(flow, NOT_POSSIBLE, state)
+    except RedisError as exc:  # committed already; the sweeper will queue it
+        log.warning("call %s: callback committed, queueing deferred (%s)", call_sid, type(exc))
+    return engine.enter(flow, CONFIRMED.format(window=window), state)

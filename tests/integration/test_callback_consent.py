@@ -1,0 +1,182 @@
+"""Callback consent in the IVR: which number, when it is safe, what may be said; then the request."""
+
+from __future__ import annotations
+
+import pytest
+from privacy_scan import scan_database, scan_lines
+from rq import Queue
+from sqlalchemy import create_engine, select
+from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
+
+from hotline.models import CallbackRequest, CallRecord
+from workers.queues import CALLBACKS
+
+pytestmark = pytest.mark.usefixtures("redis_client")
+
+CALLER = "+77015550123"
+OTHER = "+77017654321"
+
+
+def post(twilio, url, params, digits=None):
+    form = dict(params, **({"Digits": digits} if digits is not None else {}))
+    response = twilio.post(path_and_query(url), form)
+    assert response.status_code == 200, response.data
+    return parse(response.data)
+
+
+def press(twilio, root, params, digits):
+    return post(twilio, gather(root).get("action"), params, digits)
+
+
+def to_offer(twilio, params):
+    """Russian, labor; nobody is on shift (empty roster), so the callback offer comes."""
+    root = post(twilio, "/twilio/voice", params)
+    root = press(twilio, root, params, "2")
+    root = press(twilio, root, params, "3")
+    root = post(twilio, root.find("./Redirect").text, params)
+    assert query(gather(root).get("action"))["node"] == "callback_offer"
+    return root
+
+
+def node_of(root) -> str:
+    return query(gather(root).get("action"))["node"]
+
+
+def consent(twilio, params, *keys):
+    """From the offer, press `keys` in turn; follow the final redirect to the registration."""
+    root = to_offer(twilio, params)
+    for key in keys:
+        root = press(twilio, root, params, key)
+    redirect = root.find("./Redirect")
+    if redirect is not None and "callback-request" in redirect.text:
+        root = post(twilio, redirect.text, params)
+    return root
+
+
+def requests(app) -> list[CallbackRequest]:
+    with app.extensions["db"].session() as session:
+        return list(session.scalars(select(CallbackRequest)))
+
+
+def test_a_callback_to_the_callers_own_number_in_the_morning_without_saying_who_calls(
+    app, twilio, redis_client
+):
+    params = twilio.call_params(caller=CALLER)
+    offer = to_offer(twilio, params)
+    number_menu = press(twilio, offer, params, "1")
+    assert node_of(number_menu) == "callback_number"
+    # The number is read back by its last two digits only ("2 3" for the voice).
+    assert "2 3" in all_speech(number_menu) and "5550" not in all_speech(number_menu)
+    done = consent(twilio, params, "1", "1", "2", "2")
+    assert ends_call(done)
+    assert "9" in all_speech(done) and "12" in all_speech(done)  # when to expect the call
+    [request] = requests(app)
+    assert (request.window, request.identify, request.status) == ("morning", False, "pending")
+    assert request.topic == "labor" and request.language == "ru"
+    assert request.number_last_digits == "23" and request.number_ciphertext
+    fernet = app.extensions["fernet"]
+    assert fernet.decrypt(request.number_ciphertext.encode()).decode() == CALLER
+    with app.extensions["db"].session() as session:
+        record = session.scalar(select(CallRecord))
+        assert record.outcome == "callback_requested"
+        assert request.call_record_id == record.id
+    queue = Queue(CALLBACKS, connection=redis_client)
+    scheduled = queue.scheduled_job_registry.get_job_ids() + queue.get_job_ids()
+    assert any(job_id.startswith(f"callback-{request.id}-") for job_id in scheduled)
+
+
+def test_another_number_typed_on_the_keypad_is_carried_only_encrypted(app, twilio):
+    params = twilio.call_params(caller=CALLER)
+    root = to_offer(twilio, params)
+    root = press(twilio, root, params, "1")  # callback
+    root = press(twilio, root, params, "2")  # another number
+    assert node_of(root) == "callback_enter"
+    assert gather(root).get("finishOnKey") == "#" and gather(root).get("numDigits") is None
+    root = press(twilio, root, params, "87017654321")
+    assert node_of(root) == "callback_window"
+    # The typed number is in no URL: only a Fernet token travels.
+    assert "7654321" not in gather(root).get("action")
+    root = press(twilio, root, params, "4")
+    root = press(twilio, root, params, "1")
+    done = post(twilio, root.find("./Redirect").text, params)
+    assert ends_call(done)
+    [request] = requests(app)
+    assert request.window == "evening" and request.identify is True
+    decrypted = app.extensions["fernet"].decrypt(request.number_ciphertext.encode()).decode()
+    assert decrypted == OTHER
+
+
+@pytest.mark.parametrize("typed", ["123", "8701", "870176543219999", "88005553535", "abc", ""])
+def test_a_number_that_cannot_be_called_is_asked_again(app, twilio, typed):
+    params = twilio.call_params()
+    root = to_offer(twilio, params)
+    root = press(twilio, press(twilio, root, params, "1"), params, "2")
+    again = (
+        press(twilio, root, params, typed)
+        if typed
+        else post(twilio, root.find("./Redirect").text, params)
+    )
+    assert node_of(again) == "callback_enter"
+    assert requests(app) == []
+
+
+def test_a_caller_with_a_hidden_number_must_type_one(app, twilio):
+    params = twilio.call_params(caller="anonymous")
+    root = to_offer(twilio, params)
+    root = press(twilio, root, params, "1")
+    assert node_of(root) == "callback_enter"
+
+
+def test_hanging_up_half_way_stores_and_queues_nothing(app, twilio, redis_client, database_url):
+    params = twilio.call_params(caller=CALLER)
+    root = to_offer(twilio, params)
+    root = press(twilio, root, params, "1")
+    root = press(twilio, root, params, "2")
+    press(twilio, root, params, "87017654321")  # typed, then the caller hangs up
+    twilio.post("/twilio/status", dict(params, CallStatus="completed", CallDuration="50"))
+    assert requests(app) == []
+    assert Queue(CALLBACKS, connection=redis_client).count == 0
+    engine = create_engine(database_url)
+    try:
+        assert scan_database(engine, OTHER) == [] and scan_database(engine, CALLER) == []
+    finally:
+        engine.dispose()
+    for key in redis_client.scan_iter():
+        assert scan_lines([key.decode(errors="replace")], OTHER) == []
+
+
+def test_no_window_or_identify_choice_is_ever_assumed(app, twilio):
+    params = twilio.call_params()
+    root = to_offer(twilio, params)
+    root = press(twilio, press(twilio, root, params, "1"), params, "1")
+    assert node_of(root) == "callback_window"
+    for _ in range(3):
+        root = post(twilio, root.find("./Redirect").text, params)
+    assert node_of(root) == "callback_offer"  # back to the offer, nothing registered
+    assert requests(app) == []
+
+
+def test_a_forged_or_expired_number_token_registers_nothing(app, twilio):
+    params = twilio.call_params()
+    url = "/twilio/voice/callback-request?lang=ru&topic=labor&v_number=forged&v_window=any&v_identify=no"
+    done = post(twilio, url, params)
+    assert ends_call(done) and "112" in all_speech(done).replace(" ", "")
+    assert requests(app) == []
+
+
+def test_redis_down_at_consent_still_commits_and_confirms(sqlite_url):
+    from hotline import create_app
+    from hotline.settings import Settings
+    from support import TwilioWebhooks, test_env
+
+    app = create_app(
+        Settings.from_env(test_env(DATABASE_URL=sqlite_url, REDIS_URL="redis://127.0.0.1:1/0"))
+    )
+    twilio = TwilioWebhooks(app.test_client())
+    params = twilio.call_params(caller=CALLER)
+    done = consent(twilio, params, "1", "1", "1", "1")
+    assert ends_call(done) and "112" in all_speech(done).replace(" ", "")
+    with app.extensions["db"].session() as session:
+        [request] = session.scalars(select(CallbackRequest)).all()
+        assert request.status == "pending" and request.window == "any"
+    app.extensions["db"].dispose()
