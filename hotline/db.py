@@ -56,6 +56,8 @@ def make_engine(url: str, connect_timeout: float = 3.0) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(connect_timeout * 1000)}")
+            # An erased callback number is overwritten on disk, not just unlinked from the page.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

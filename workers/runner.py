@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from rq import Queue, Worker
+from rq import Queue
 
 from hotline import create_app
 from hotline.redis_conn import connect
 from hotline.settings import Settings
 
 from . import queues
+from .callbacks import SweepingWorker
 
 
 def run_worker(settings: Settings, burst: bool = False) -> int:
@@ -22,7 +23,7 @@ def run_worker(settings: Settings, burst: bool = False) -> int:
     # Jobs block on Redis reads; the web's 1 s socket timeout would break the worker's BLPOP.
     connection = connect(settings.redis_url, socket_timeout=None)
     with app.app_context():
-        worker = Worker(
+        worker = SweepingWorker(
             [Queue(name, connection=connection) for name in queues.ALL], connection=connection
         )
         worker.work(with_scheduler=True, burst=burst)

@@ -22,7 +22,7 @@ from ..routing.roster_queries import VolunteerNotFound, load_candidates, volunte
 from . import outcomes
 from .retry import NextShiftStart, Outcome
 from .runtime import CallbackRuntime, DialError
-from .service import schedule
+from .service import cancel, schedule
 from .shifts import eligible_candidates, next_shift_start
 from .windows import in_window
 
@@ -156,6 +156,27 @@ def _ring(
         session.rollback()
     log.info("callback %s: ringing volunteer %s (leg %s)", request.id, leg.volunteer_id, leg.id)
     return Result.DIALING
+
+
+def cancel_request(rt: CallbackRuntime, request_id: int, by: str) -> bool:
+    """Cancel a request for a supervisor: erase the number and hang up a leg still ringing."""
+    session = rt.sessions()
+    try:
+        open_sids = [
+            leg.volunteer_call_sid
+            for leg in getattr(session.get(CallbackRequest, request_id), "history", [])
+            if leg.is_open and leg.volunteer_call_sid
+        ]
+        cancelled = cancel(session, request_id, by)
+    finally:
+        session.close()
+    for sid in open_sids if cancelled else []:
+        try:
+            rt.calls.hang_up(sid)
+        except DialError as exc:
+            # The leg's webhooks still find the request cancelled and hang up themselves.
+            log.warning("callback %s: leg not hung up (%s)", request_id, exc.code)
+    return cancelled
 
 
 def _claim(rt: CallbackRuntime, request_id: int, ordered: list[int]) -> int | None:

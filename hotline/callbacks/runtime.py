@@ -35,6 +35,10 @@ class OutboundCalls(Protocol):
         """Ring `to` from the hotline number with answering-machine detection; the call sid."""
         ...
 
+    def hang_up(self, call_sid: str) -> None:
+        """End a call in progress."""
+        ...
+
 
 @dataclass(frozen=True)
 class CallbackRuntime:

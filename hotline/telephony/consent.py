@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workers.queues import CALLBACKS
 
-from ..callbacks.numbers import last_two_digits, parse_keypad
+from ..callbacks.config import CallbackConfig
+from ..callbacks.numbers import check_number, last_two_digits, parse_keypad
 from ..callbacks.service import request_callback
 from ..calllog.pseudonym import normalize_number
 from ..crypto import encrypt
@@ -51,9 +52,22 @@ def offers_callbacks(flow: Flow) -> bool:
     return OFFER in flow.nodes
 
 
+def _config() -> CallbackConfig:
+    return current_app.extensions["callback_config"]
+
+
 def callers_number() -> str | None:
     """The caller's own number in E.164 (Twilio sends it with every request), or None if hidden."""
     return normalize_number(request.form.get("From"))
+
+
+def callable_own_number() -> str | None:
+    """The caller's own number if it can be called back (not hidden, not premium or toll-free)."""
+    number = callers_number()
+    if number is None:
+        return None
+    checked = check_number(number, _config().regions)
+    return checked.e164 if checked.ok else None
 
 
 def with_runtime_vars(state: CallState) -> CallState:
@@ -66,7 +80,7 @@ def collect(flow: Flow, node: Node, digits: str | None, state: CallState) -> Ste
     """A number typed at a collect node: valid ones go on, encrypted; others are asked again."""
     if not digits:
         return engine.collected(flow, node.id, valid=False, state=state, silent=True)
-    checked = parse_keypad(digits)
+    checked = parse_keypad(digits, _config().regions)
     if not checked.ok or checked.e164 is None:
         log.info("a typed callback number was refused (%s)", checked.reason)
         return engine.collected(flow, node.id, valid=False, state=state)
@@ -75,13 +89,13 @@ def collect(flow: Flow, node: Node, digits: str | None, state: CallState) -> Ste
 
 
 def adjust(flow: Flow, step: Step) -> Step:
-    """A caller whose number is hidden is asked to type one instead of offered "this number"."""
+    """A caller whose number is hidden (or cannot be called) is asked to type one instead."""
     end = step.end
     if (
         isinstance(end, Gather)
         and end.node_id == NUMBER_MENU
         and NUMBER_WITHHELD in flow.nodes
-        and callers_number() is None
+        and callable_own_number() is None
     ):
         return engine.enter(flow, NUMBER_WITHHELD, step.state)
     return step
@@ -91,7 +105,7 @@ def chosen_number(state: CallState) -> str | None:
     """The number to call back: the caller's own, or the one typed (decrypted); None if invalid."""
     choice = state.var("number")
     if choice == SELF:
-        return callers_number()
+        return callable_own_number()
     if not choice:
         return None
     try:
@@ -131,6 +145,8 @@ def register(flow: Flow, call_sid: str, state: CallState) -> Step:
                 call_record_id=record.id,
                 now=utcnow(),
                 tz=config.tz,
+                policy=_config().retry,
+                regions=_config().regions,
             )
     except (SQLAlchemyError, ValueError) as exc:
         log.error("call %s: callback not registered (%s)", call_sid, type(exc).__name__)

@@ -162,10 +162,11 @@ def fallback() -> Response:
 
 def init_app(app: Flask) -> None:
     """Load the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
-    from . import dialing
+    from . import callback_calls, dialing
 
     flow_registry.init_app(app)
     dialing.init_app(app)
+    callback_calls.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
 

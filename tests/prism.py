@@ -1,0 +1,80 @@
+"""Stoplight Prism serving Twilio's own OpenAPI spec: a contract check for our REST calls.
+
+Prism validates every request against the spec and answers 422 (naming the problem) when it does
+not conform; a valid request gets the spec's example back. It is installed from package.json
+(`npm ci`, pinned in package-lock.json) into the project's node_modules.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRISM = ROOT / "node_modules" / ".bin" / "prism"
+# Beside the project directory: ../shared/twilio-oai/ (override with HOTLINE_TWILIO_OAI_SPEC).
+SPEC = Path(
+    os.environ.get(
+        "HOTLINE_TWILIO_OAI_SPEC",
+        str(ROOT / ".." / "shared" / "twilio-oai" / "twilio_api_v2010.json"),
+    )
+).resolve()
+START_TIMEOUT_SECONDS = 90  # parsing the 1.8 MB spec takes Prism several seconds
+
+
+def ensure_prism() -> Path:
+    """The prism executable, installed with `npm ci` from the lockfile if it is not there yet."""
+    if not PRISM.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=600)
+    if not SPEC.is_file():
+        raise FileNotFoundError(f"Twilio's OpenAPI spec is missing: {SPEC}")
+    return PRISM
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_prism(log_path: Path | None = None) -> Iterator[str]:
+    """Start Prism on a free port; yields its base URL and stops it afterwards."""
+    prism = ensure_prism()
+    port = free_port()
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prism exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"prism did not listen on port {port} within {START_TIMEOUT_SECONDS} s")
