@@ -26,4 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis_conn.init_app(app)
     webhooks.init_app(app)
     dashboard.init_app(app)
+    if settings.proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The audit log records who connected: behind N proxies that is in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count)  # type: ignore[method-assign]
     return app

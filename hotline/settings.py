@@ -46,6 +46,8 @@ class Settings:
     log_level: str = "INFO"
     # Call metadata older than this is deleted by `hotline purge` (run it daily).
     retention_days: int = 365
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For is trusted (0: none).
+    proxy_count: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,7 @@ class Settings:
             problems.append("PSEUDONYM_KEY must be at least 16 characters long")
         key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
         retention_days = _int(env, "HOTLINE_RETENTION_DAYS", 365, problems, minimum=1)
+        proxy_count = _int(env, "HOTLINE_PROXY_COUNT", 0, problems, minimum=0)
         raw_keys = required("CALLBACK_ENCRYPTION_KEYS")
         callback_keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
         for index, key in enumerate(callback_keys, start=1):
@@ -133,6 +136,7 @@ class Settings:
             config_dir=config_dir,
             log_level=log_level,
             retention_days=retention_days,
+            proxy_count=proxy_count,
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
         )
 

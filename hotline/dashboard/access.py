@@ -45,7 +45,9 @@ def requires(*roles: Role, volunteer_link: bool = False) -> Callable[[F], F]:
             if user is None:
                 if request.method == "GET":
                     expired = 1 if g.get("session_expired") else None
-                    target = url_for("dashboard.login", next=request.full_path, expired=expired)
+                    target = url_for(
+                        "dashboard.login", next=request.full_path.rstrip("?"), expired=expired
+                    )
                     return redirect(target)
                 abort(401)
             if allowed and user.role not in allowed:

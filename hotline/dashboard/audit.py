@@ -6,6 +6,7 @@ import re
 
 import phonenumbers
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from ..db import get_session
@@ -17,7 +18,9 @@ from .i18n import gettext as _
 from .params import BadParams, one_of, page_number
 
 PAGE_SIZE = 50
-_LONG_DIGITS = re.compile(r"\d[\d\s().-]{8,}\d")
+_DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+# A date (8 digits) passes; nine or more digits together could be a number without its prefix.
+_MAX_DIGITS = 8
 
 ACTIONS = (
     "login",
@@ -50,7 +53,12 @@ def scrub(text: str | None) -> str | None:
         return text
     for match in phonenumbers.PhoneNumberMatcher(text, "KZ"):
         text = text.replace(match.raw_string, "[number]")
-    return _LONG_DIGITS.sub("[number]", text)[:500]
+    return _DIGIT_RUN.sub(_mask_long, text)[:500]
+
+
+def _mask_long(match: re.Match[str]) -> str:
+    digits = sum(ch.isdigit() for ch in match.group(0))
+    return "[number]" if digits > _MAX_DIGITS else match.group(0)
 
 
 def record(
@@ -79,7 +87,7 @@ def record(
 
 @bp.get("/audit")
 @supervisor_only
-def audit_log() -> str:
+def audit_log() -> ResponseReturnValue:
     """The audit trail, newest first, filterable by action."""
     try:
         action = one_of(request.args, "action", ACTIONS)

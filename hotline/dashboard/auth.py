@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, g, make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..db import get_session
@@ -29,7 +30,7 @@ def _login_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
 
 
 @bp.get("/login")
-def login() -> Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     """The sign-in form (signed-in users go straight to their start page)."""
     if current_user() is not None:
         return redirect(url_for("dashboard.index"))
@@ -37,7 +38,7 @@ def login() -> Response | tuple[str, int]:
 
 
 @bp.post("/login")
-def login_post() -> Response | tuple[str, int]:
+def login_post() -> ResponseReturnValue:
     """Check the password; on success start a brand-new session (new id, new CSRF token)."""
     db = get_session()
     at = now()
@@ -50,20 +51,11 @@ def login_post() -> Response | tuple[str, int]:
     if not ok or user is None:
         if user is not None and usable:
             register_failure(user, at)
-        reason = (
-            "unknown account"
-            if user is None
-            else "account disabled"
-            if not user.active
-            else "account paused after failures"
-            if not usable
-            else "wrong password"
-        )
         audit.record(
             "login_failed",
             "user",
             user.id if user else None,
-            detail=reason,
+            detail=_failure_reason(user, usable),
             username=user.username if user else None,
         )
         db.commit()
@@ -80,6 +72,10 @@ def login_post() -> Response | tuple[str, int]:
     register_success(user, at)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        # A language picked on the sign-in page is the user's choice: keep it on the account.
+        user.language = chosen
     token = sessions.start(db, user, at)
     g.user = user
     audit.record("login", "user", user.id)
@@ -90,9 +86,18 @@ def login_post() -> Response | tuple[str, int]:
     return response
 
 
+def _failure_reason(user: User | None, usable: bool) -> str:
+    # For the audit trail only; the person at the keyboard always reads the same message.
+    if user is None:
+        return "unknown account"
+    if not user.active:
+        return "account disabled"
+    return "wrong password" if usable else "account paused after failures"
+
+
 @bp.post("/logout")
 @requires()
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """End the session on the server, then forget the cookie."""
     db = get_session()
     audit.record("logout", "user", current_user().id)  # type: ignore[union-attr]
@@ -105,7 +110,7 @@ def logout() -> Response:
 
 
 @bp.post("/language")
-def language() -> Response:
+def language() -> ResponseReturnValue:
     """Switch the interface language: stored on the account, or in a cookie before login."""
     lang = request.form.get("lang", "")
     if lang not in LANGUAGES:
@@ -116,22 +121,22 @@ def language() -> Response:
     if user is not None:
         user.language = lang
         get_session().commit()
-    else:
-        response.set_cookie(
-            LANG_COOKIE,
-            lang,
-            path=sessions.COOKIE_PATH,
-            max_age=365 * 86400,
-            httponly=True,
-            samesite="Lax",
-            secure=sessions.secure_cookies(),
-        )
+    # Also remembered by the browser, for its sign-in page (and applied at the next sign-in).
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        path=sessions.COOKIE_PATH,
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=sessions.secure_cookies(),
+    )
     return response
 
 
 @bp.get("/")
 @requires()
-def index() -> Response:
+def index() -> ResponseReturnValue:
     """Supervisors start on the live view, volunteers on their own page."""
     user = current_user()
     if user is not None and user.is_supervisor:

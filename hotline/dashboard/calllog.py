@@ -7,10 +7,11 @@ import io
 from collections.abc import Iterator
 
 from flask import Response, abort, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..db import get_session
+from ..db import get_db, get_session
 from ..models.call import CallRecord
 from ..models.roster import Volunteer
 from ..routing.policy import LANGUAGES, TOPICS
@@ -53,7 +54,7 @@ def all_volunteers(db: Session) -> list[Volunteer]:
 
 @bp.get("/calls")
 @supervisor_only
-def calls() -> str | tuple[str, int]:
+def calls() -> ResponseReturnValue:
     """One page of the filtered, sorted call log."""
     try:
         filters = parse_filters(request.args)
@@ -87,7 +88,7 @@ def calls() -> str | tuple[str, int]:
 
 @bp.get("/calls/<int:call_id>")
 @supervisor_only
-def call_detail(call_id: int) -> str:
+def call_detail(call_id: int) -> ResponseReturnValue:
     """Everything stored about one call: IVR path, ring attempts, wait, durations, outcome."""
     db = get_session()
     call = db.scalar(
@@ -123,7 +124,17 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _csv_rows(db: Session, filters: CallFilters) -> Iterator[str]:
+def _csv_rows(filters: CallFilters) -> Iterator[str]:
+    # A session of its own, closed here: the request's session is torn down when the view
+    # returns, before the first row is streamed.
+    db = get_db().sessions()
+    try:
+        yield from _csv_lines(db, filters)
+    finally:
+        db.close()
+
+
+def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
@@ -170,7 +181,7 @@ def _csv_rows(db: Session, filters: CallFilters) -> Iterator[str]:
 
 @bp.get("/calls.csv")
 @supervisor_only
-def calls_csv() -> Response | tuple[str, int]:
+def calls_csv() -> ResponseReturnValue:
     """The filtered call log as CSV (all pages); a repeat count, never a caller key."""
     try:
         filters = parse_filters(request.args)
@@ -181,7 +192,7 @@ def calls_csv() -> Response | tuple[str, int]:
     db.commit()
     stamp = now().astimezone(hotline_tz()).strftime("%Y%m%d-%H%M")
     return Response(
-        stream_with_context(_csv_rows(db, filters)),
+        stream_with_context(_csv_rows(filters)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="hotline-calls-{stamp}.csv"'},
     )

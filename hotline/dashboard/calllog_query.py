@@ -96,7 +96,7 @@ def parse_filters(args: Mapping[str, str]) -> CallFilters:
     return CallFilters(**values)
 
 
-def filtered(filters: CallFilters, tz: tzinfo) -> Select[tuple[CallRecord]]:
+def filtered(filters: CallFilters, tz: tzinfo) -> Select[Any]:
     """SELECT of the call records matching the filters (no order, no limit)."""
     query = select(CallRecord)
     start, end = bounds(filters.date_from, filters.date_to, tz)
@@ -117,16 +117,20 @@ def filtered(filters: CallFilters, tz: tzinfo) -> Select[tuple[CallRecord]]:
     return query
 
 
-def ordered(query: Select[tuple[CallRecord]], sort: str) -> Select[tuple[CallRecord]]:
+def ordered(query: Select[Any], sort: str) -> Select[Any]:
     """The query in the chosen order; ties broken by id so pages never overlap."""
     descending = sort.startswith("-")
     column = SORT_COLUMNS[sort.lstrip("-")]
     key = column.desc() if descending else column.asc()
+    if column.nullable:
+        key = key.nulls_last()
+    # started_at is never NULL: without NULLS LAST, PostgreSQL reads its index backwards for the
+    # newest-first default instead of sorting every matching row.
     tie = CallRecord.id.desc() if descending else CallRecord.id.asc()
-    return query.order_by(key.nulls_last(), tie)
+    return query.order_by(key, tie)
 
 
-def count(db: Session, query: Select[tuple[CallRecord]]) -> int:
+def count(db: Session, query: Select[Any]) -> int:
     """How many records the query matches."""
     counted = query.with_only_columns(func.count(CallRecord.id)).order_by(None)
     return int(db.scalar(counted) or 0)
@@ -151,7 +155,7 @@ def repeat_counts(db: Session, calls: Sequence[CallRecord]) -> dict[int, int]:
         )
     )
     for key, started in rows:
-        times[key].append(started)
+        times[str(key)].append(started)
     for values in times.values():
         values.sort()
     result = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 760
+WIDTH = 1000  # viewBox units; a full-width card is about 1150 px wide
 TOPIC_COLORS = {
     "violence": "#7b61a8",
     "trafficking": "#c9733f",
@@ -53,6 +53,7 @@ def _svg(height: int, label: str, body: list[str], width: int = WIDTH) -> Markup
 
 
 def _axis(top: int, bottom: int, left: int, right: int, peak: int) -> list[str]:
+    # Three gridlines (0, half, top): enough to read a bar, too few to clutter.
     parts = []
     for fraction in (0, 0.5, 1):
         y = bottom - (bottom - top) * fraction
@@ -66,10 +67,14 @@ def _axis(top: int, bottom: int, left: int, right: int, peak: int) -> list[str]:
 
 
 def stacked_bars(
-    labels: Sequence[str], series: Sequence[Series], title: str, height: int = 230
+    labels: Sequence[str],
+    series: Sequence[Series],
+    title: str,
+    height: int = 230,
+    width: int = WIDTH,
 ) -> Markup:
     """Vertical bars, one per label, stacked by series (calls per day by topic)."""
-    left, right, top, bottom = 40, WIDTH - 8, 10, height - 26
+    left, right, top, bottom = 40, width - 8, 10, height - 26
     count = max(1, len(labels))
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     peak = nice_max(max(totals, default=0))
@@ -96,7 +101,7 @@ def stacked_bars(
                 f'<text class="axis" x="{x + bar / 2:.1f}" y="{bottom + 16}" '
                 f'text-anchor="middle">{escape(name)}</text>'
             )
-    return _svg(height, title, body)
+    return _svg(height, title, body, width)
 
 
 def heat_color(value: int, peak: int) -> str:
@@ -113,7 +118,7 @@ def heatmap(
     grid: Sequence[Sequence[int]], row_labels: Sequence[str], title: str, cell_title: str
 ) -> Markup:
     """A weekday x hour grid of counts; cell_title is formatted with day, hour, n."""
-    left, top, cell_w, cell_h = 44, 18, 29, 26
+    left, top, cell_w, cell_h = 50, 20, 40, 30
     peak = max((v for row in grid for v in row), default=0)
     body = []
     for hour in range(24):
@@ -147,10 +152,10 @@ def heatmap(
 
 
 def horizontal_bars(
-    items: Sequence[tuple[str, int, str]], title: str, value_note: str = ""
+    items: Sequence[tuple[str, int, str]], title: str, value_note: str = "", width: int = 480
 ) -> Markup:
     """One horizontal bar per (label, value, color), the value written after it."""
-    left, right, row_h = 190, WIDTH - 70, 30
+    left, right, row_h = 150, width - 50, 30
     peak = max((value for _, value, _ in items), default=0) or 1
     body = []
     for i, (name, value, color) in enumerate(items):
@@ -163,4 +168,4 @@ def horizontal_bars(
             f'fill="{color}"><title>{escape(name)}: {value}{escape(value_note)}</title></rect>'
             f'<text class="value" x="{left + w + 8:.1f}" y="{y + 16}">{value}</text>'
         )
-    return _svg(12 + row_h * max(1, len(items)), title, body)
+    return _svg(12 + row_h * max(1, len(items)), title, body, width)

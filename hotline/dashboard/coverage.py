@@ -10,13 +10,20 @@ from flask import current_app, render_template
 
 from ..db import get_session
 from ..models.roster import Volunteer
-from ..routing.policy import LANGUAGES, TOPICS, RoutingPolicy, RoutingPolicyError, load_policy
+from ..routing.policy import (
+    LANGUAGES,
+    TOPICS,
+    RoutingPolicy,
+    RoutingPolicyError,
+    load_policy,
+    on_shift,
+)
 from .access import supervisor_only
 from .blueprint import bp
 from .clock import now
 from .formatting import hotline_tz
 from .periods import local_today
-from .roster_read import active_volunteers, on_shift_now
+from .roster_read import active_volunteers, specs
 
 log = logging.getLogger(__name__)
 DAYS_AHEAD = 7
@@ -34,7 +41,10 @@ class Gap:
 
 
 def routing_policy() -> RoutingPolicy:
-    """config/routing.yaml (its topic -> roles), or the defaults when it cannot be read."""
+    """The policy routing uses (config/routing.yaml), or the defaults when it cannot be read."""
+    loaded = current_app.extensions.get("routing_policy")
+    if isinstance(loaded, RoutingPolicy):
+        return loaded
     path = current_app.config["SETTINGS"].config_dir / "routing.yaml"
     try:
         return load_policy(path) if path.exists() else RoutingPolicy()
@@ -63,11 +73,12 @@ def grid(
     able = {
         key: {v.id for v in volunteers if can_take(v, key[0], key[1], policy)} for key in result
     }
+    shifts = {v.id: specs(v.shifts) for v in volunteers}
     for offset in range(DAYS_AHEAD):
         day = first + timedelta(days=offset)
         for hour in range(24):
             present = [
-                {v.id for v in on_shift_now(volunteers, _at(day, hour, q, tz), tz)}
+                {vid for vid, own in shifts.items() if on_shift(own, _at(day, hour, q, tz), tz)}
                 for q in QUARTERS
             ]
             for key, ids in able.items():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from markupsafe import Markup, escape
@@ -11,7 +12,7 @@ from . import csrf
 from .i18n import gettext as _
 
 
-def hotline_tz() -> tzinfo:
+def hotline_tz() -> ZoneInfo:
     """The hotline's time zone (HOTLINE_TIMEZONE)."""
     return current_app.config["SETTINGS"].tz
 

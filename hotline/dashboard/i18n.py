@@ -6,7 +6,7 @@ would add a compile step (.po -> .mo) for three small catalogs that change with 
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, has_app_context, request
 
 from .translations import kk, ru
 
@@ -85,7 +85,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 def current_language() -> str:
     """The language of the current request (chosen in choose_language)."""
-    return g.get("lang", DEFAULT_LANGUAGE)
+    return g.get("lang", DEFAULT_LANGUAGE) if has_app_context() else DEFAULT_LANGUAGE
 
 
 def gettext(text: str, **params: object) -> str:

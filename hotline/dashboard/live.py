@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Response, abort, redirect, render_template, url_for
+from flask import abort, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from ..callbacks import service as callback_service
+from ..callbacks.attempts import cancel_request
 from ..db import get_session
 from ..models.call import CallOutcome, CallRecord
 from ..models.callback import OPEN_STATUSES, CallbackRequest
 from ..redis_conn import get_redis
 from ..routing.claims import claimed_ids
+from ..telephony.callback_calls import runtime
 from . import audit
 from .access import current_user, supervisor_only
 from .blueprint import bp
@@ -48,7 +50,7 @@ def _busy(ids: list[int]) -> set[int] | None:
 
 @bp.get("/live")
 @supervisor_only
-def live() -> str:
+def live() -> ResponseReturnValue:
     """What is happening now; the page reloads itself every REFRESH_SECONDS."""
     db = get_session()
     at = now()
@@ -82,13 +84,14 @@ def live() -> str:
 
 @bp.post("/callbacks/<int:request_id>/cancel")
 @supervisor_only
-def cancel_callback(request_id: int) -> Response:
+def cancel_callback(request_id: int) -> ResponseReturnValue:
     """Cancel an open callback request (its number is erased by the service)."""
     db = get_session()
     if db.get(CallbackRequest, request_id) is None:
         abort(404)
     user = current_user()
-    cancelled = callback_service.cancel(db, request_id, by=f"dashboard:{user.username}", now=now())  # type: ignore[union-attr]
+    # Erases the number and hangs up a volunteer's leg that is still ringing for this request.
+    cancelled = cancel_request(runtime(), request_id, by=f"dashboard:{user.username}")  # type: ignore[union-attr]
     audit.record(
         "callback_cancel",
         "callback",

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Integer, case, cast, extract, func, literal_column
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 _TZ_NAME = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
@@ -32,7 +34,11 @@ class LocalParts:
 
 
 def local_parts(
-    column: ColumnElement, dialect: str, tz: ZoneInfo, start: datetime, end: datetime
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
+    dialect: str,
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
 ) -> LocalParts:
     """Local parts of `column` (UTC) for rows between start and end (UTC, aware)."""
     if dialect == "postgresql":
@@ -45,11 +51,11 @@ def local_parts(
             hour=cast(extract("hour", local), Integer),
             weekday=cast(extract("isodow", local), Integer) - 1,
         )
-    local = _sqlite_local(column, tz, start, end)
+    naive = _sqlite_local(column, tz, start, end)
     return LocalParts(
-        day=func.date(local),
-        hour=cast(func.strftime(literal_column("'%H'"), local), Integer),
-        weekday=(cast(func.strftime(literal_column("'%w'"), local), Integer) + 6) % 7,
+        day=func.date(naive),
+        hour=cast(func.strftime(literal_column("'%H'"), naive), Integer),
+        weekday=(cast(func.strftime(literal_column("'%w'"), naive), Integer) + 6) % 7,
     )
 
 
@@ -85,7 +91,10 @@ def _modifier(minutes: int) -> ColumnElement:
 
 
 def _sqlite_local(
-    column: ColumnElement, tz: ZoneInfo, start: datetime, end: datetime
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
+    tz: ZoneInfo,
+    start: datetime,
+    end: datetime,
 ) -> ColumnElement:
     segments = offsets(tz, start.astimezone(UTC), end.astimezone(UTC))
     if len(segments) == 1:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..db import get_session
 from ..models.roster import Volunteer
@@ -21,7 +22,7 @@ def _volunteer() -> Volunteer | None:
 
 @bp.get("/me")
 @requires(volunteer_link=True)
-def me() -> str:
+def me() -> ResponseReturnValue:
     """Shifts, whether on shift right now, and the availability switch."""
     volunteer = _volunteer()
     on_shift = bool(volunteer and on_shift_now([volunteer], now(), hotline_tz()))
@@ -30,7 +31,7 @@ def me() -> str:
 
 @bp.post("/me/available")
 @requires(volunteer_link=True)
-def me_available() -> Response:
+def me_available() -> ResponseReturnValue:
     """Switch "available now": routing skips a volunteer who switched it off."""
     volunteer = _volunteer()
     if volunteer is not None:

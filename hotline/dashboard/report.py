@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Response, render_template, request
+from flask.typing import ResponseReturnValue
 
 from ..db import get_session
 from ..routing.policy import LANGUAGES, TOPICS
@@ -96,7 +97,7 @@ def _choice() -> PeriodChoice:
 
 @bp.get("/report")
 @supervisor_only
-def report() -> str | tuple[str, int]:
+def report() -> ResponseReturnValue:
     """The funders' report for a period (default: last month)."""
     try:
         choice = _choice()
@@ -112,8 +113,8 @@ def report() -> str | tuple[str, int]:
 
 @bp.get("/report.csv")
 @supervisor_only
-def report_csv() -> Response | tuple[str, int]:
-    """The same report as CSV; suppressed cells read '<5' (with the complementary ones)."""
+def report_csv() -> ResponseReturnValue:
+    """The same report as CSV; suppressed cells (small and complementary) read '*'."""
     try:
         choice = _choice()
     except BadParams as error:

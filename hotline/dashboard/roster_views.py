@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cryptography.fernet import InvalidToken, MultiFernet
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -84,7 +85,7 @@ def _uniqueness(
 
 @bp.get("/roster")
 @supervisor_only
-def roster() -> str:
+def roster() -> ResponseReturnValue:
     """Every volunteer (active first) with masked numbers and shifts."""
     volunteers = (
         get_session()
@@ -180,7 +181,7 @@ def volunteer_edit(volunteer_id: int):
 
 @bp.post("/roster/<int:volunteer_id>/deactivate")
 @supervisor_only
-def volunteer_deactivate(volunteer_id: int) -> Response:
+def volunteer_deactivate(volunteer_id: int) -> ResponseReturnValue:
     """Take a volunteer off the roster (kept for the call history) and disable their login."""
     volunteer = _volunteer(volunteer_id)
     db = get_session()
@@ -194,7 +195,7 @@ def volunteer_deactivate(volunteer_id: int) -> Response:
 
 @bp.post("/roster/<int:volunteer_id>/reactivate")
 @supervisor_only
-def volunteer_reactivate(volunteer_id: int) -> Response:
+def volunteer_reactivate(volunteer_id: int) -> ResponseReturnValue:
     """Put a volunteer back on the roster (their login stays disabled until re-enabled)."""
     volunteer = _volunteer(volunteer_id)
     volunteer.active = True

@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Response, current_app
+from flask import current_app
 from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from ..models.account import DashboardSession, User
 from .accounts import end_all_sessions

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..db import get_session
 from ..models.account import User
@@ -39,7 +40,7 @@ def _own_shift(shift_id: int) -> Shift:
     return shift
 
 
-def _back(volunteer_id: int) -> Response:
+def _back(volunteer_id: int) -> ResponseReturnValue:
     if _user().is_supervisor:
         return redirect(url_for("dashboard.volunteer_edit", volunteer_id=volunteer_id, saved=1))
     return redirect(url_for("dashboard.me", saved=1))
@@ -97,7 +98,7 @@ def shift_edit(shift_id: int):
 
 @bp.post("/shifts/<int:shift_id>/delete")
 @requires()
-def shift_delete(shift_id: int) -> Response:
+def shift_delete(shift_id: int) -> ResponseReturnValue:
     """Remove a shift."""
     shift = _own_shift(shift_id)
     volunteer_id = shift.volunteer_id

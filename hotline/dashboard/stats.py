@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from ..db import get_session
@@ -106,7 +107,7 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
         )
     ]
     return {
-        "per_day": charts.stacked_bars(day_labels, series, _("Calls per day by topic")),
+        "per_day": charts.stacked_bars(day_labels, series, _("Calls per day by topic"), height=240),
         "heatmap": charts.heatmap(
             total_grid,
             weekdays,
@@ -120,7 +121,8 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
                 charts.Series(_("Hung up while waiting"), charts.ABANDONED_COLOR, by_hour[24:]),
             ],
             _("Missed and abandoned calls by hour"),
-            height=200,
+            height=260,
+            width=620,
         ),
         "languages": charts.horizontal_bars(languages, _("Calls per language")),
         "callbacks": charts.horizontal_bars(callback_items, _("Callbacks")),
@@ -129,7 +131,7 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
 
 @bp.get("/stats")
 @supervisor_only
-def stats() -> str | tuple[str, int]:
+def stats() -> ResponseReturnValue:
     """Figures and charts for a period (default: the last 30 days)."""
     today = local_today(now(), hotline_tz())
     try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, redirect, render_template, url_for
+from flask import abort, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..db import get_session
@@ -16,7 +17,7 @@ from .blueprint import bp
 
 @bp.get("/users")
 @supervisor_only
-def users() -> str:
+def users() -> ResponseReturnValue:
     """Every account, with its role, linked volunteer and state (accounts are created with
     `hotline users create`)."""
     db = get_session()
@@ -41,7 +42,7 @@ def _account(user_id: int) -> User:
 
 @bp.post("/users/<int:user_id>/disable")
 @supervisor_only
-def user_disable(user_id: int) -> Response:
+def user_disable(user_id: int) -> ResponseReturnValue:
     """Disable an account: its sessions end at once."""
     account = _account(user_id)
     if account.id == current_user().id:  # type: ignore[union-attr]
@@ -54,7 +55,7 @@ def user_disable(user_id: int) -> Response:
 
 @bp.post("/users/<int:user_id>/enable")
 @supervisor_only
-def user_enable(user_id: int) -> Response:
+def user_enable(user_id: int) -> ResponseReturnValue:
     """Enable an account again (and clear its throttling)."""
     account = _account(user_id)
     set_active(get_session(), account, True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, g, render_template
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, NotFound
 
 from . import (  # noqa: F401 - imported for their routes
@@ -94,7 +95,7 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 
 
 @bp.route("/<path:_unknown>", methods=["GET", "POST"])
-def _not_found(_unknown: str) -> None:
+def _not_found(_unknown: str) -> ResponseReturnValue:
     # Unknown dashboard URLs get the dashboard's own 404 page and headers.
     raise NotFound()
 

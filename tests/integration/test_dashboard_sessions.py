@@ -8,11 +8,14 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_dashboard_support import PASSWORD, clock, dash, db, people  # noqa: F401
+from test_dashboard_support import PASSWORD, clock, dash, db, people
 
 from hotline import create_app
 from hotline.models import AuditEvent, DashboardSession, User, Volunteer
 from hotline.settings import Settings
+
+# pytest finds fixtures by name in the test module: these imports are the fixtures.
+FIXTURES = (clock, dash, db, people)
 
 GENERIC = "Wrong username or password"
 
@@ -101,7 +104,9 @@ def test_a_disabled_account_loses_its_session_at_once(app, dash, client, db, peo
 
     supervisor = Dashboard(other)
     supervisor.login("boss")
-    assert supervisor.post(f"/dashboard/users/{people.volunteer_user.id}/disable").status_code == 302
+    assert (
+        supervisor.post(f"/dashboard/users/{people.volunteer_user.id}/disable").status_code == 302
+    )
     assert _sessions(db, people.volunteer_user.id) == []
     assert client.get("/dashboard/me").status_code == 302
     assert GENERIC in dash.login("aigerim").text
@@ -150,7 +155,9 @@ def test_a_csrf_token_of_another_users_session_is_refused(app, dash, client, db,
     other.login("boss")
     foreign = other.token("/dashboard/live")
     dash.login("aigerim")
-    response = client.post("/dashboard/me/available", data={"available": "0", "csrf_token": foreign})
+    response = client.post(
+        "/dashboard/me/available", data={"available": "0", "csrf_token": foreign}
+    )
     assert response.status_code == 403
     assert _available(db, people.own.id) is True
 
@@ -206,7 +213,9 @@ def test_a_paused_account_looks_exactly_like_an_unknown_one(dash, people):
     assert _strip(paused.text) == _strip(unknown.text)
 
 
-def test_logins_and_failures_are_audited_without_the_typed_name_of_unknown_accounts(dash, db, people):
+def test_logins_and_failures_are_audited_without_the_typed_name_of_unknown_accounts(
+    dash, db, people
+):
     dash.login("boss", "wrong password here")
     dash.login("+77011112233", "a number typed as a username")
     dash.login("boss")
@@ -248,11 +257,15 @@ def test_the_stylesheet_is_cacheable_but_still_locked_down(client):
 
 
 def test_no_hsts_and_no_secure_cookie_over_plain_http(sqlite_url, redis_client):
-    from conftest import redis_test_url, test_env
+    from support import redis_test_url, test_env
     from test_dashboard_support import Dashboard, add_user
 
     settings = Settings.from_env(
-        test_env(DATABASE_URL=sqlite_url, REDIS_URL=redis_test_url(), PUBLIC_BASE_URL="http://127.0.0.1:8000")
+        test_env(
+            DATABASE_URL=sqlite_url,
+            REDIS_URL=redis_test_url(),
+            PUBLIC_BASE_URL="http://127.0.0.1:8000",
+        )
     )
     app = create_app(settings)
     session = app.extensions["db"].sessions()
@@ -271,6 +284,7 @@ def test_the_login_page_speaks_the_chosen_language(dash, client, lang, word):
 
 
 def test_the_default_language_is_russian_and_a_user_keeps_their_choice(dash, client, db, people):
+    client.delete_cookie("hotline_lang", path="/dashboard")
     assert "Войти" in client.get("/dashboard/login").text
     dash.login("boss")
     dash.post("/dashboard/language", {"lang": "kk", "next": "/dashboard/live"})

@@ -88,9 +88,15 @@ def add_volunteer(
 
 
 def add_user(
-    db: Session, username: str, role: str, volunteer: Volunteer | None = None, active: bool = True
+    db: Session,
+    username: str,
+    role: str,
+    volunteer: Volunteer | None = None,
+    active: bool = True,
+    language: str = "en",
 ) -> User:
     user = User(
+        language=language,
         username=username,
         password_hash=_HASH,
         role=role,
@@ -191,6 +197,8 @@ class Dashboard:
 
 @pytest.fixture
 def dash(client) -> Dashboard:
+    """A browser whose user chose English on the login page (tests read better in English)."""
+    client.set_cookie("hotline_lang", "en", path="/dashboard")
     return Dashboard(client)
 
 

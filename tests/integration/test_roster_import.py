@@ -1,5 +1,7 @@
 """Roster import on real SQLite and PostgreSQL: idempotent, all or nothing, numbers encrypted."""
 
+# ruff: noqa: F811  (fixtures imported from _fixtures are used as test parameters)
+
 from __future__ import annotations
 
 import copy
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from _fixtures import RoutingDatabase
+from _fixtures import RoutingDatabase, fernet, routing_db, routing_postgres_url  # noqa: F401
 from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import event, func, select, text
 
@@ -27,8 +29,6 @@ from hotline.routing.roster_queries import (
     record_call_ended,
     volunteer_phone,
 )
-
-pytest_plugins = ["_fixtures"]  # routing_db, fernet
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "roster.example.yaml"
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -218,8 +218,10 @@ MESSAGES: dict[str, str] = {
     "Saved.": "Сохранено.",
     "Add a shift": "Добавить смену",
     "Edit shift": "Изменить смену",
-    "Times are on the hotline's clock. A shift ending before it starts runs past midnight.": "Время "
-    "— по часам горячей линии. Смена, которая кончается раньше начала, идёт через полночь.",
+    "Times are on the hotline's clock. A shift ending before it starts runs past midnight.": (
+        "Время — по часам горячей линии. Смена, которая кончается раньше начала, идёт через "
+        "полночь."
+    ),
     "Days": "Дни",
     "Time": "Время",
     "Edit": "Изменить",
@@ -243,9 +245,11 @@ MESSAGES: dict[str, str] = {
     "I am available now": "Я готов(а) принимать звонки",
     # accounts and audit
     "New accounts are created on the server: hotline users create NAME --role "
-    "supervisor|volunteer [--volunteer HANDLE]. Disabling an account ends its sessions at once.": "Новые "
-    "учётные записи создаются на сервере: hotline users create ИМЯ --role supervisor|volunteer "
-    "[--volunteer ИДЕНТИФИКАТОР]. Отключение учётной записи сразу завершает её сеансы.",
+    "supervisor|volunteer [--volunteer HANDLE]. Disabling an account ends its sessions at once.": (
+        "Новые учётные записи создаются на сервере: hotline users create ИМЯ --role "
+        "supervisor|volunteer [--volunteer ИДЕНТИФИКАТОР]. Отключение учётной записи сразу "
+        "завершает её сеансы."
+    ),
     "Role": "Роль",
     "Last sign-in": "Последний вход",
     "Disabled": "Отключена",

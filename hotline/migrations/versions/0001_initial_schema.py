@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:24:50.270840
+Create Date: 2026-11-29 01:21:56.798996
 """
 
 from __future__ import annotations
@@ -65,13 +65,20 @@ def upgrade() -> None:
             batch_op.f("ix_call_records_answered_by_id"), ["answered_by_id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_call_records_caller_key"), ["caller_key"], unique=False
+            "ix_call_records_caller_key_started_at", ["caller_key", "started_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_call_records_outcome"), ["outcome"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_call_records_started_at"), ["started_at"], unique=False
+            "ix_call_records_outcome_started_at", ["outcome", "started_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_call_records_topic"), ["topic"], unique=False)
+        batch_op.create_index(
+            "ix_call_records_started_at",
+            ["started_at"],
+            unique=False,
+            postgresql_include=["topic", "language", "outcome", "wait_seconds"],
+        )
+        batch_op.create_index(
+            "ix_call_records_topic_started_at", ["topic", "started_at"], unique=False
+        )
 
     op.create_table(
         "callback_requests",
@@ -313,10 +320,13 @@ def downgrade() -> None:
 
     op.drop_table("callback_requests")
     with op.batch_alter_table("call_records", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_call_records_topic"))
-        batch_op.drop_index(batch_op.f("ix_call_records_started_at"))
-        batch_op.drop_index(batch_op.f("ix_call_records_outcome"))
-        batch_op.drop_index(batch_op.f("ix_call_records_caller_key"))
+        batch_op.drop_index("ix_call_records_topic_started_at")
+        batch_op.drop_index(
+            "ix_call_records_started_at",
+            postgresql_include=["topic", "language", "outcome", "wait_seconds"],
+        )
+        batch_op.drop_index("ix_call_records_outcome_started_at")
+        batch_op.drop_index("ix_call_records_caller_key_started_at")
         batch_op.drop_index(batch_op.f("ix_call_records_answered_by_id"))
 
     op.drop_table("call_records")
