@@ -760,6 +760,7 @@ def cmd_run() -> int:
         migrate = subprocess.run([str(VENV_BIN / "hotline"), "db", "upgrade"], cwd=ROOT, env=env)
         if migrate.returncode != 0:
             raise DevError(f"`hotline db upgrade` failed (status {migrate.returncode}), see above")
+        seed_example_roster(env)
 
         web_env = dict(env)
         web_env.setdefault("WEB_CONCURRENCY", "2")  # a laptop needs no more
@@ -829,6 +830,24 @@ def _http_answers(url: str) -> bool:
         return False
 
 
+EXAMPLE_ROSTER_STAMP = ROOT / "var" / "example-roster-imported"
+
+
+def seed_example_roster(env: dict[str, str]) -> None:
+    """Once per local database: import config/roster.example.yaml, so a simulated call reaches
+    a (fictional) volunteer. Deleting var/example-roster-imported imports it again."""
+    if EXAMPLE_ROSTER_STAMP.exists() or env.get("DATABASE_URL"):
+        return  # only the default local SQLite file is seeded, never a configured database
+    say("hotline roster import config/roster.example.yaml (fictional volunteers, first run only)")
+    result = subprocess.run(
+        [str(VENV_BIN / "hotline"), "roster", "import", "config/roster.example.yaml"],
+        cwd=ROOT,
+        env=env,
+    )
+    if result.returncode == 0:
+        EXAMPLE_ROSTER_STAMP.write_text("see scripts/dev.py seed_example_roster\n")
+
+
 def print_banner(env: dict[str, str], port: int, redis_note: str) -> None:
     base = env["PUBLIC_BASE_URL"].rstrip("/")
     database = env.get("DATABASE_URL") or "sqlite:///var/hotline.db (default)"
@@ -849,6 +868,9 @@ def print_banner(env: dict[str, str], port: int, redis_note: str) -> None:
         "  Try a call, in another terminal:",
         "    ./dev simulate              walk the menus, typing keys as the caller",
         "    ./dev simulate --keys 2,1   a scripted call: 2 Russian, then 1 violence",
+        "",
+        "  A dashboard login (supervisor), then open the dashboard URL above:",
+        "    ./dev hotline users create NAME --role supervisor",
     ]
     host = urllib.parse.urlsplit(base).hostname or ""
     if host in {"127.0.0.1", "localhost"}:
