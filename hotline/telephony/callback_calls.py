@@ -212,19 +212,12 @@ def volunteer() -> Response:
         log.error("callback whisper unavailable, database error %s", type(exc).__name__)
         return xml(_hangup())
     answer_url = rt.url("/volunteer/answer", **ids)
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=WHISPER_KEY_TIMEOUT_SECONDS,
-        action=answer_url,
-        method="POST",
-    )
-    twiml.add_utterances(gather, _prompts().say(names, language), audio_url)
     # No key: hear it once more, then the answer handler counts silence as a decline.
     after = answer_url if repeat else rt.url("/volunteer", **ids, repeat=1)
-    response.redirect(after, method="POST")
-    return xml(str(response))
+    said = _prompts().say(names, language)
+    return xml(
+        twiml.ask_for_one_key(said, answer_url, after, audio_url, WHISPER_KEY_TIMEOUT_SECONDS)
+    )
 
 
 @bp.post("/volunteer/answer")

@@ -252,17 +252,10 @@ def whisper() -> Response:
     except SQLAlchemyError as exc:
         log.error("whisper unavailable, database error %s", type(exc).__name__)
         return xml(_hang_up_volunteer("ru", thank=False))
-    response = VoiceResponse()
-    gather = response.gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=WHISPER_KEY_TIMEOUT_SECONDS,
-        action=answer_url,
-        method="POST",
+    # No key: the answer handler decides (one repeat, then it counts as no answer).
+    return xml(
+        twiml.ask_for_one_key(said, answer_url, answer_url, audio_url, WHISPER_KEY_TIMEOUT_SECONDS)
     )
-    twiml.add_utterances(gather, said, audio_url)
-    response.redirect(answer_url, method="POST")  # no key: the answer handler decides
-    return xml(str(response))
 
 
 @bp.post("/whisper/answer")

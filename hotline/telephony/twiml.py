@@ -57,6 +57,23 @@ def render_step(
     return str(response)
 
 
+def ask_for_one_key(
+    utterances: Iterable[Utterance],
+    action_url: str,
+    no_key_url: str,
+    audio_url: UrlFor,
+    timeout_seconds: int,
+) -> str:
+    """Say `utterances` while waiting for one key (a volunteer's whisper); no key: `no_key_url`."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=timeout_seconds, action=action_url, method="POST"
+    )
+    add_utterances(gather, utterances, audio_url)
+    response.redirect(no_key_url, method="POST")
+    return str(response)
+
+
 def render_message(utterances: Iterable[Utterance], audio_url: UrlFor, hangup: bool = True) -> str:
     """TwiML that says something and (by default) ends the call gracefully."""
     response = VoiceResponse()
