@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, Executable, delete, update
 from sqlalchemy.orm import Session
 
 from ..models import CallbackRequest, CallRecord, DashboardSession
@@ -30,26 +31,35 @@ class PurgeReport:
         )
 
 
+def _rows(session: Session, statement: Executable) -> int:
+    """How many rows a DELETE or UPDATE touched."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount or 0
+
+
 def purge(session: Session, now: datetime, retention_days: int) -> PurgeReport:
     """Delete call records and ended callbacks past retention; erase any number left behind."""
     cutoff = now - timedelta(days=retention_days)
-    calls = session.execute(delete(CallRecord).where(CallRecord.started_at < cutoff)).rowcount
-    callbacks = session.execute(
+    calls = _rows(session, delete(CallRecord).where(CallRecord.started_at < cutoff))
+    callbacks = _rows(
+        session,
         delete(CallbackRequest).where(
             CallbackRequest.status.not_in(OPEN_STATUSES), CallbackRequest.created_at < cutoff
-        )
-    ).rowcount
+        ),
+    )
     # Belt and braces: an ended request never keeps its number (a CHECK constraint says so too).
-    erased = session.execute(
+    erased = _rows(
+        session,
         update(CallbackRequest)
         .where(
             CallbackRequest.status.not_in(OPEN_STATUSES),
             CallbackRequest.number_ciphertext.is_not(None),
         )
         .values(number_ciphertext=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    sessions = session.execute(
-        delete(DashboardSession).where(DashboardSession.created_at < now - _SESSION_MAX_AGE)
-    ).rowcount
-    return PurgeReport(calls or 0, callbacks or 0, erased or 0, sessions or 0)
+        .execution_options(synchronize_session=False),
+    )
+    sessions = _rows(
+        session,
+        delete(DashboardSession).where(DashboardSession.created_at < now - _SESSION_MAX_AGE),
+    )
+    return PurgeReport(calls, callbacks, erased, sessions)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import Base, UTCDateTime, utcnow
 
 
-class CallOutcome(str, Enum):
+class CallOutcome(StrEnum):
     IN_MENU = "in_menu"  # still in the IVR (or the status callback never came)
     ROUTING = "routing"  # handed to routing, ringing volunteers
     CONNECTED = "connected"  # a volunteer accepted and was bridged
@@ -66,12 +66,14 @@ class CallRecord(Base):
 
 
 class RingAttempt(Base):
-    """One volunteer rung for one call, with its outcome (accepted, declined, busy, no answer...)."""
+    """One volunteer rung for one call, with its outcome (accepted, declined, busy...)."""
 
     __tablename__ = "ring_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[int] = mapped_column(
+        ForeignKey("call_records.id", ondelete="CASCADE"), index=True
+    )
     volunteer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""Callback consent in the IVR: which number, when it is safe, what may be said; then the request."""
+"""Callback consent in the IVR: which number, when it is safe, what may be said; the request."""
 
 from __future__ import annotations
 
@@ -158,16 +158,20 @@ def test_no_window_or_identify_choice_is_ever_assumed(app, twilio):
 
 def test_a_forged_or_expired_number_token_registers_nothing(app, twilio):
     params = twilio.call_params()
-    url = "/twilio/voice/callback-request?lang=ru&topic=labor&v_number=forged&v_window=any&v_identify=no"
+    url = (
+        "/twilio/voice/callback-request"
+        "?lang=ru&topic=labor&v_number=forged&v_window=any&v_identify=no"
+    )
     done = post(twilio, url, params)
     assert ends_call(done) and "112" in all_speech(done).replace(" ", "")
     assert requests(app) == []
 
 
 def test_redis_down_at_consent_still_commits_and_confirms(sqlite_url):
+    from support import TwilioWebhooks, test_env
+
     from hotline import create_app
     from hotline.settings import Settings
-    from support import TwilioWebhooks, test_env
 
     app = create_app(
         Settings.from_env(test_env(DATABASE_URL=sqlite_url, REDIS_URL="redis://127.0.0.1:1/0"))

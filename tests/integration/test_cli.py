@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-
 from support import test_env
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")

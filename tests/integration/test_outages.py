@@ -6,7 +6,7 @@ import time
 
 import pytest
 from support import TwilioWebhooks, test_env
-from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query
+from twiml_helpers import all_speech, gather, parse, path_and_query
 
 from hotline import create_app
 from hotline.settings import Settings

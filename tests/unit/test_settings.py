@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support import test_env
 
 from hotline.settings import Settings, SettingsError
-from support import test_env
 
 
 def test_a_complete_environment_gives_typed_settings():
