@@ -2,7 +2,7 @@
 """The developer command behind `./dev`: run the hotline locally, run the tests, try a call.
 
     ./dev run                  set up .venv, start Redis (embedded), migrate, run web + worker
-    ./dev test [PYTEST ARGS]   set up .venv, provide PostgreSQL and Redis, ruff, then pytest
+    ./dev test [PYTEST ARGS]   set up .venv, provide PostgreSQL and Redis, ruff, mypy, pytest
     ./dev simulate [ARGS]      `hotline simulate` against the running hotline (e.g. --keys 2,1)
     ./dev hotline ARGS         any `hotline` command with the local development environment
     ./dev shell-env            print `export` lines for that environment
@@ -698,7 +698,7 @@ class TestServices:
 
 
 def cmd_test(pytest_args: list[str]) -> int:
-    """Set up .venv, provide the services, run ruff and pytest; pytest's status wins."""
+    """Set up .venv, provide the services, run ruff, mypy and pytest; pytest's status wins."""
     started = time.monotonic()
     ensure_venv("test")
     services = TestServices()
@@ -713,6 +713,8 @@ def cmd_test(pytest_args: list[str]) -> int:
         lint = subprocess.run(
             [str(VENV_BIN / "ruff"), "check", "--output-format=concise", "."], cwd=ROOT, env=env
         )
+        say("mypy (the core: hotline/ivr, routing, calllog, callbacks; see pyproject.toml)")
+        types = subprocess.run([str(VENV_BIN / "mypy")], cwd=ROOT, env=env)
         say("pytest " + shlex.join(pytest_args))
         # Ctrl-C reaches pytest too; let it finish its teardown, then stop the services here.
         signal.signal(signal.SIGINT, _ignore_signal)
@@ -725,8 +727,10 @@ def cmd_test(pytest_args: list[str]) -> int:
     say(f"services used: {'; '.join(f'{k} {v}' for k, v in services.used.items())}")
     if lint.returncode != 0:
         say(f"ruff found problems (status {lint.returncode})")
+    if types.returncode != 0:
+        say(f"mypy found problems (status {types.returncode})")
     say(f"pytest status {tests.returncode}, {time.monotonic() - started:.1f} s in all")
-    return tests.returncode if tests.returncode != 0 else lint.returncode
+    return tests.returncode or lint.returncode or types.returncode
 
 
 def cmd_run() -> int:
