@@ -119,6 +119,14 @@ class SweepingWorker(Worker):
         self.sweep_interval = sweep_interval or DEFAULT_SWEEP_INTERVAL
         self._interval_given = sweep_interval is not None
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ runs maintenance only between waits for a job, and an idle worker waits (BLPOP)
+        # worker_ttl - 15 = 405 s: after a FLUSHALL wiped the sweep chain, or a kill -9 left a
+        # dead scheduler's lock behind, nothing re-armed the sweep or restarted the scheduler for
+        # ~7 minutes. Waking up every maintenance_interval makes the tick happen when it says.
+        return min(super().dequeue_timeout, self.maintenance_interval)
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
         warm_up()
         if not self._interval_given:

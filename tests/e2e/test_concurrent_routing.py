@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support import AUTH_TOKEN
 
 from hotline.simulate import SimulatedCall
-from support import AUTH_TOKEN
 
 VOLUNTEERS = 8
 CALLERS = 40

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
+from support import AUTH_TOKEN
 
 from hotline.models import CallRecord
 from hotline.simulate import SimulatedCall, VolunteerPhones, scripted
-from support import AUTH_TOKEN
 
 CALLER = "+77017770022"
 PSYCHOLOGIST_RU = "+77012220001"
