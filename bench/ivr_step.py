@@ -3,29 +3,60 @@
 Prints the median and p99 of a menu step (pressing 2 at the language menu) and, as a baseline
 measured in the same run, of GET /healthz (gunicorn + Flask with no work), and their ratio.
 
-    .venv/bin/python bench/ivr_step.py [--requests 2000] [--database-url URL] [--redis-url URL]
+    .venv/bin/python bench/ivr_step.py [--requests 2000] [--postgres] [--redis-url URL]
+
+--postgres measures against a throwaway PostgreSQL database made from the admin URL in
+HOTLINE_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), dropped after.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import statistics
 import sys
 import tempfile
 import time
 import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.fernet import Fernet  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from hotline.devserver import free_port, gunicorn_server  # noqa: E402
+from hotline.settings import normalize_database_url  # noqa: E402
 from hotline.simulate import new_call_sid  # noqa: E402
 from hotline.telephony.signature import sign  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
+
+
+@contextmanager
+def database(postgres: bool, tmp: str) -> Iterator[str]:
+    """A fresh SQLite file, or a throwaway PostgreSQL database dropped afterwards."""
+    if not postgres:
+        yield f"sqlite:///{tmp}/bench.db"
+        return
+    admin_url = normalize_database_url(
+        os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -49,13 +80,13 @@ def timed(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="default: a fresh SQLite file")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     args = parser.parse_args()
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, database(args.postgres, tmp) as database_url:
         env = {
             "TWILIO_ACCOUNT_SID": "AC" + "2" * 32,
             "TWILIO_AUTH_TOKEN": TOKEN,
@@ -64,7 +95,7 @@ def main() -> None:
             "SECRET_KEY": "bench-secret-key-0123456789",
             "PSEUDONYM_KEY": "bench-pseudonym-key-0123456789",
             "CALLBACK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
+            "DATABASE_URL": database_url,
             "REDIS_URL": args.redis_url,
             "LOG_LEVEL": "WARNING",
         }
@@ -92,7 +123,7 @@ def main() -> None:
                     step_ms.append(step)
                     health_ms.append(health)
 
-    backend = (args.database_url or "sqlite").split(":")[0]
+    backend = "postgresql" if args.postgres else "sqlite"
     step_median, health_median = statistics.median(step_ms), statistics.median(health_ms)
     print(f"IVR step under gunicorn (2 workers, {backend}, {args.requests} requests, one client)")
     print(f"  menu step  median {step_median:6.2f} ms   p99 {percentile(step_ms, 99):6.2f} ms")
