@@ -333,7 +333,7 @@ def main() -> None:
     print(f"{db}; {volunteers} volunteers on shift; Twilio = Prism behind a recording proxy")
     print(f"dispatch by one worker process, {args.requests} requests due at once:")
     print(f"  SweepingWorker (fork per job, warmed up):  {forked:6.0f} callbacks/min")
-    print(f"  `hotline worker` today (plain RQ Worker):  {plain:6.0f} callbacks/min")
+    print(f"  plain RQ Worker (no warm-up):               {plain:6.0f} callbacks/min")
     print(f"  baseline, in-process SimpleWorker:         {simple:6.0f} callbacks/min")
     print(f"  ceiling, bare Calls.create to Prism:       {bare_rate:6.0f} calls/min")
     print(f"consent -> volunteer's phone ringing, SweepingWorker ({len(ms)} samples):")
