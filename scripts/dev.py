@@ -697,10 +697,23 @@ class TestServices:
 # --- commands ----------------------------------------------------------------------------------
 
 
+def ensure_browser() -> None:
+    """The browser tests drive Debian's Chromium (/usr/bin/chromium, or HOTLINE_CHROMIUM); on a
+    machine without it, Playwright's own Chromium is installed once (it needs the internet)."""
+    system = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
+    if shutil.which(system):
+        return
+    say(f"{system} not found: `playwright install chromium` for the browser tests")
+    result = subprocess.run([str(VENV_PY), "-m", "playwright", "install", "chromium"], cwd=ROOT)
+    if result.returncode != 0:
+        say("could not install Playwright's Chromium; install Debian's: apt-get install chromium")
+
+
 def cmd_test(pytest_args: list[str]) -> int:
     """Set up .venv, provide the services, run ruff, mypy and pytest; pytest's status wins."""
     started = time.monotonic()
     ensure_venv("test")
+    ensure_browser()
     services = TestServices()
     install_stop_signals()
     try:

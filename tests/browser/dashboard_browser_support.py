@@ -5,6 +5,7 @@ elsewhere keeps meaning tests/conftest.py."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,9 @@ from dashboard_demo_data import PASSWORD, Demo, seed
 
 from hotline.settings import PROJECT_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium (what CI installs); HOTLINE_CHROMIUM names another. Without either, the
+# browser Playwright itself installed (`./dev test` runs `playwright install chromium` then).
+CHROMIUM = os.environ.get("HOTLINE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -38,10 +41,14 @@ def demo(server) -> tuple[str, Demo]:
 def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (the CI script does)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        executable = CHROMIUM if shutil.which(CHROMIUM) else None
+        if executable is None and not Path(playwright.chromium.executable_path).exists():
+            pytest.fail(
+                f"no Chromium: {CHROMIUM} is missing (apt-get install -y chromium, as the CI "
+                "script does) and Playwright has none (python -m playwright install chromium)"
+            )
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
