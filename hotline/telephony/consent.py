@@ -42,6 +42,12 @@ NUMBER_WITHHELD = "callback_number_withheld"
 NOT_POSSIBLE = "callback_not_possible"
 CONFIRMED = "callback_confirmed_{window}"
 WINDOWS = ("any", "morning", "afternoon", "evening")
+# A flow with the offer must have these: the code enters them by name (checked at start-up).
+NODES_ENTERED_BY_NAME = (
+    NUMBER_WITHHELD,
+    NOT_POSSIBLE,
+    *(CONFIRMED.format(window=window) for window in WINDOWS),
+)
 # Long enough to finish the consent menus, short enough that an old URL is worthless.
 TOKEN_TTL_SECONDS = 30 * 60
 SELF = "self"

@@ -23,7 +23,10 @@ def init_app(app: Flask) -> None:
     main = flows.get(MAIN_FLOW)
     if main is None:
         raise FlowSetupError(f"{settings.flows_dir}: no flow named '{MAIN_FLOW}' (the main menu)")
-    missing = [node for node in REQUIRED_NODES if node not in main.nodes]
+    from .consent import NODES_ENTERED_BY_NAME, OFFER
+
+    required = REQUIRED_NODES + (NODES_ENTERED_BY_NAME if OFFER in main.nodes else ())
+    missing = [node for node in required if node not in main.nodes]
     if missing:
         raise FlowSetupError(f"{main.source}: missing node(s) {', '.join(missing)}")
     app.extensions["flows"] = flows
