@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hotline.devserver import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 # Beside the project directory: ../shared/twilio-oai/ (override with HOTLINE_TWILIO_OAI_SPEC).
@@ -68,12 +70,6 @@ def ensure_prism() -> Path:
     if not SPEC.is_file():
         raise FileNotFoundError(f"Twilio's OpenAPI spec is missing: {SPEC}")
     return PRISM
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

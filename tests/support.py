@@ -19,6 +19,12 @@ REDIS_TEST_DB = 15  # flushed before and after each test; never the default data
 BASE_URL = "https://hotline.example.org"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 CALLER = "+77015550123"
+# A roster file's shifts for a volunteer who is on shift at any hour of any day.
+ALWAYS_ON_SHIFT = """
+      - days: [mon, tue, wed, thu, fri, sat, sun]
+        start: "00:00"
+        end: "24:00"
+"""
 
 
 def test_env(**overrides: str) -> dict[str, str]:

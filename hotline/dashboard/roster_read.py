@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..models.roster import Shift, Volunteer
 from ..routing.policy import DAYS, ShiftSpec, on_shift
+from ..routing.roster_queries import shift_spec
 
 
 def active_volunteers(db: Session) -> list[Volunteer]:
@@ -24,19 +25,9 @@ def active_volunteers(db: Session) -> list[Volunteer]:
     )
 
 
-def spec(shift: Shift) -> ShiftSpec:
-    """A stored shift as the routing policy reads it."""
-    return ShiftSpec(
-        start=shift.start_minute,
-        end=shift.end_minute,
-        days=frozenset(shift.days) if shift.days is not None else None,
-        date=shift.on_date,
-    )
-
-
 def specs(shifts: Sequence[Shift]) -> tuple[ShiftSpec, ...]:
     """Every stored shift as a ShiftSpec."""
-    return tuple(spec(shift) for shift in shifts)
+    return tuple(shift_spec(shift) for shift in shifts)
 
 
 def on_shift_now(volunteers: Sequence[Volunteer], at: datetime, tz: tzinfo) -> list[Volunteer]:

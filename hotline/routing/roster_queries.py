@@ -72,7 +72,7 @@ def to_candidate(volunteer: Volunteer) -> Candidate:
         roles=frozenset(volunteer.roles),
         topics=frozenset(volunteer.topics),
         languages=frozenset(volunteer.languages),
-        shifts=tuple(_to_spec(shift) for shift in volunteer.shifts),
+        shifts=tuple(shift_spec(shift) for shift in volunteer.shifts),
         last_call_ended_at=volunteer.last_call_ended_at,
         active=volunteer.active,
         available=volunteer.available,
@@ -95,7 +95,8 @@ def record_call_ended(session: Session, volunteer_id: int, ended_at: datetime) -
         volunteer.last_call_ended_at = ended_at
 
 
-def _to_spec(shift: Shift) -> ShiftSpec:
+def shift_spec(shift: Shift) -> ShiftSpec:
+    """A stored shift as the routing policy reads it."""
     return ShiftSpec(
         start=shift.start_minute,
         end=shift.end_minute,

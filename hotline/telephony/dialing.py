@@ -29,14 +29,15 @@ from ..routing.dispatch import NoOneToRing, Ring, RingOutcome
 from ..routing.policy import RoutingPolicy, load_policy
 from . import consent, flow_registry, twiml
 from .edge import (
-    NODE_ID,
     audio_url,
     call_sid,
+    caller_state,
     open_record,
     render,
     require_twilio_signature,
     safe_twiml,
     settings,
+    small_int,
     url,
     xml,
 )
@@ -56,13 +57,7 @@ def policy() -> RoutingPolicy:
 
 
 def _state() -> CallState:
-    flow = flow_registry.current_flow()
-    language = request.args.get("lang")
-    topic = request.args.get("topic")
-    return CallState(
-        language=language if language in flow.languages else None,
-        topic=topic if topic and NODE_ID.match(topic) else None,
-    )
+    return caller_state(flow_registry.current_flow())
 
 
 def _caller_step(node_id: str, state: CallState) -> str:
@@ -163,8 +158,7 @@ def dial_result() -> Response:
     state = _state()
     dial_status = request.form.get("DialCallStatus", "")[:32]
     bridged = request.form.get("DialBridged", "").lower() != "false"
-    duration_raw = request.form.get("DialCallDuration", "")
-    duration = int(duration_raw) if duration_raw.isdigit() and len(duration_raw) < 9 else None
+    duration = small_int(request.form.get("DialCallDuration"), 8)
     try:
         with get_db().session() as session:
             record = _open_record(session, sid, state)
@@ -196,10 +190,8 @@ def _goodbye() -> str:
 
 
 def _attempt(session: Session) -> RingAttempt | None:
-    raw = request.args.get("attempt", "")
-    if not raw.isdigit() or len(raw) > 12:
-        return None
-    return session.get(RingAttempt, int(raw))
+    attempt_id = small_int(request.args.get("attempt"), 12)
+    return session.get(RingAttempt, attempt_id) if attempt_id is not None else None
 
 
 def _volunteer_language(session: Session, attempt: RingAttempt) -> str:
@@ -238,8 +230,7 @@ def _hang_up_volunteer(language: str, thank: bool) -> str:
 @bp.post("/whisper")
 def whisper() -> Response:
     """The volunteer answered: say what the call is about and ask them to press 1."""
-    tries_raw = request.args.get("tries", "0")
-    tries = int(tries_raw) if tries_raw.isdigit() and len(tries_raw) < 3 else 0
+    tries = small_int(request.args.get("tries"), 2) or 0
     try:
         with get_db().session() as session:
             attempt = _attempt(session)
@@ -262,8 +253,7 @@ def whisper() -> Response:
 def whisper_answer() -> Response:
     """1 accepts (an empty document bridges the call); anything else hangs up this leg."""
     digits = request.form.get("Digits", "")[:8]
-    tries_raw = request.args.get("tries", "0")
-    tries = int(tries_raw) if tries_raw.isdigit() and len(tries_raw) < 3 else 0
+    tries = small_int(request.args.get("tries"), 2) or 0
     try:
         with get_db().session() as session:
             attempt = _attempt(session)

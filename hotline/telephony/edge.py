@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..calllog import records
 from ..calllog.pseudonym import caller_key
 from ..db import get_db
-from ..ivr.model import CallState, Gather, RequestCallback, RouteTo, Step
+from ..ivr.model import TOPICS, CallState, Flow, Gather, RequestCallback, RouteTo, Step
 from ..models import CallRecord
 from ..settings import Settings
 from . import twiml
@@ -100,6 +100,23 @@ def safe_twiml(status: int = 200) -> Response:
     return xml(current_app.extensions["safe_twiml"], status)
 
 
+def small_int(raw: str | None, max_digits: int) -> int | None:
+    """A non-negative whole number of at most `max_digits` digits from a form or query value."""
+    if raw is None or not raw.isdigit() or len(raw) > max_digits:
+        return None
+    return int(raw)
+
+
+def caller_state(flow: Flow) -> CallState:
+    """The caller's language and topic from the (signed) URL; anything unknown is dropped."""
+    language = request.args.get("lang")
+    topic = request.args.get("topic")
+    return CallState(
+        language=language if language in flow.languages else None,
+        topic=topic if topic in TOPICS else None,
+    )
+
+
 def call_sid() -> str | None:
     """The request's CallSid when it has Twilio's shape, else None."""
     sid = request.form.get("CallSid", "")
@@ -113,11 +130,13 @@ def with_record(call_sid: str, update: Callable[[CallRecord], None], create: boo
     """
     try:
         with get_db().session() as session:
-            record = records.find_call(session, call_sid)
-            if record is None:
-                if not create:
-                    return
+            if create:
                 record = open_record(session, call_sid)
+            else:
+                found = records.find_call(session, call_sid)
+                if found is None:
+                    return
+                record = found
             update(record)
     except SQLAlchemyError as exc:
         # The call goes on without its record: a caller matters more than a statistic.

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 from flask import Blueprint, Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from ..calllog import records
 from ..ivr import engine
-from ..ivr.model import TOPICS, CallState, NodeKind, Step
+from ..ivr.model import CallState, NodeKind, Step
 from ..models import CallRecord
 from . import consent, flow_registry, twiml
 from .dialing import close_call
 from .edge import (
     NODE_ID,
     call_sid,
+    caller_state,
     render,
     require_twilio_signature,
     safe_twiml,
     settings,
+    small_int,
     vars_from_query,
     with_record,
     xml,
@@ -117,14 +120,7 @@ def callback_request() -> Response:
     if sid is None:
         return safe_twiml(400)
     flow = flow_registry.current_flow()
-    call_vars = vars_from_query()
-    language = request.args.get("lang")
-    topic = request.args.get("topic")
-    state = CallState(
-        language=language if language in flow.languages else None,
-        topic=topic if topic in TOPICS else None,
-        vars=call_vars or (),
-    )
+    state = replace(caller_state(flow), vars=vars_from_query() or ())
     step = consent.register(flow, sid, state)
     with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
     return xml(render(step))
@@ -137,8 +133,7 @@ def status() -> Response:
     call_status = request.form.get("CallStatus", "")
     if sid is None or not re.match(r"^[a-z-]{1,32}$", call_status):
         return xml(twiml.empty(), 400)
-    duration_raw = request.form.get("CallDuration", "")
-    duration = int(duration_raw) if duration_raw.isdigit() and len(duration_raw) < 9 else None
+    duration = small_int(request.form.get("CallDuration"), 8)
 
     def _close(record: CallRecord) -> None:
         records.finalize(record, call_status, duration)

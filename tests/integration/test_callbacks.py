@@ -20,6 +20,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
+from support import ALWAYS_ON_SHIFT
 from twilio_fake import CallbackLegs, FakeTwilio
 from twiml_helpers import all_speech, ends_call, query
 
@@ -37,11 +38,6 @@ from workers.callbacks import schedule_sweep
 
 SURVIVOR = "+77017654321"
 HOTLINE = "+77270000000"
-ALWAYS = """
-      - days: [mon, tue, wed, thu, fri, sat, sun]
-        start: "00:00"
-        end: "24:00"
-"""
 ROSTER = f"""
 volunteers:
   - handle: dana
@@ -50,14 +46,14 @@ volunteers:
     roles: [psychologist]
     topics: [violence, trafficking]
     languages: [ru, kk]
-    shifts:{ALWAYS}
+    shifts:{ALWAYS_ON_SHIFT}
   - handle: erlan
     display_name: Erlan
     phone: "+77011110002"
     roles: [lawyer]
     topics: [violence, trafficking, labor]
     languages: [ru]
-    shifts:{ALWAYS}
+    shifts:{ALWAYS_ON_SHIFT}
 """
 DANA, ERLAN = "+77011110001", "+77011110002"
 

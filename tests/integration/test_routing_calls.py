@@ -5,18 +5,13 @@ from __future__ import annotations
 import pytest
 from privacy_scan import scan_database
 from sqlalchemy import create_engine, select
+from support import ALWAYS_ON_SHIFT
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
 
 from hotline.models import CallRecord, RingAttempt
 from hotline.routing import claims
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
-
-ALWAYS = """
-      - days: [mon, tue, wed, thu, fri, sat, sun]
-        start: "00:00"
-        end: "24:00"
-"""
 
 ROSTER = f"""
 volunteers:
@@ -26,21 +21,21 @@ volunteers:
     roles: [psychologist]
     topics: [violence, trafficking]
     languages: [ru, kk]
-    shifts:{ALWAYS}
+    shifts:{ALWAYS_ON_SHIFT}
   - handle: erlan
     display_name: Erlan
     phone: "+77011110002"
     roles: [lawyer]
     topics: [violence, trafficking, labor]
     languages: [ru]
-    shifts:{ALWAYS}
+    shifts:{ALWAYS_ON_SHIFT}
   - handle: jane
     display_name: Jane
     phone: "+77011110003"
     roles: [psychologist]
     topics: [violence]
     languages: [en]
-    shifts:{ALWAYS}
+    shifts:{ALWAYS_ON_SHIFT}
   - handle: aigul
     display_name: Aigul
     phone: "+77011110004"
