@@ -20,11 +20,12 @@ from hotline.devserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
-# Beside the project directory: ../shared/twilio-oai/ (override with HOTLINE_TWILIO_OAI_SPEC).
+# Vendored in tests/contracts/ (see its README for the upstream version); HOTLINE_TWILIO_OAI_SPEC
+# points the tests at another copy, e.g. a newer release being tried.
 SPEC = Path(
     os.environ.get(
         "HOTLINE_TWILIO_OAI_SPEC",
-        str(ROOT / ".." / "shared" / "twilio-oai" / "twilio_api_v2010.json"),
+        str(ROOT / "tests" / "contracts" / "twilio_api_v2010.json"),
     )
 ).resolve()
 START_TIMEOUT_SECONDS = 90  # parsing the 1.8 MB spec takes Prism several seconds
