@@ -93,7 +93,8 @@ def build(
         write_manifest(folder_path, entries)
         report.made.append(f"audio/{language}/{name}")
         echo(f"  made audio/{language}/{name}")
-    _remove_unused_drafts(folder_path, language, entries, needed, report)
+    if not report.failed:  # a failed build leaves the old drafts, stale or not, as they were
+        _remove_unused_drafts(folder_path, language, entries, needed, report)
     return report
 
 

@@ -74,6 +74,8 @@ def inspect_file(path: Path) -> AudioInfo:
 
 def inspect_bytes(data: bytes) -> AudioInfo:
     """What `data` is; raise NotAudio when it is neither a WAV nor an MP3."""
+    if not data:
+        raise NotAudio("is empty")
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return _wav(data)
     try:

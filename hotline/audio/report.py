@@ -39,10 +39,11 @@ def audio_report(
     sources: Sources,
     strict: bool,
     language: str | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Print the audio's state; 1 on a bad file, or with `strict` on missing or stale audio."""
+    out, err = out or sys.stdout, err or sys.stderr
     languages = [language] if language else sources.languages
     try:
         found = survey(sources.flows_dir, collect(sources, language), languages)

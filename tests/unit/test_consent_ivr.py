@@ -222,7 +222,9 @@ def test_the_confirmation_says_when_to_expect_the_call_and_hangs_up(
 def test_in_kazakh_the_confirmation_plays_its_kazakh_audio(flow, window):
     step = engine.enter(flow, f"callback_confirmed_{window}", caller("kk"))
 
-    assert [u.audio for u in step.utterances] == [f"audio/kk/default.callback_confirmed_{window}.mp3"]
+    assert [u.audio for u in step.utterances] == [
+        f"audio/kk/default.callback_confirmed_{window}.mp3"
+    ]
 
 
 def test_a_request_that_could_not_be_registered_gives_the_emergency_numbers(flow):
