@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .audio.cli import add_audio_commands
+from .ivr.model import LANGUAGES
 from .settings import DEFAULT_FLOWS_DIR, Settings, SettingsError
 
 
@@ -201,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = flows.add_parser("check", help="validate the flow files")
     check.add_argument("directory", nargs="?", help="default: the project's ivr_flows/")
     check.add_argument("--strict", action="store_true", help="fail on missing or stale audio")
-    check.add_argument("--language", help="report the audio of this language only")
+    check.add_argument(
+        "--language", choices=LANGUAGES, help="report the audio of this language only"
+    )
     check.add_argument("--callback-prompts", help="default: the project's callback_prompts.yaml")
     check.set_defaults(func=cmd_flows_check)
     add_audio_commands(sub)

@@ -87,3 +87,27 @@ def test_a_text_with_a_runtime_variable_is_recorded_in_parts_around_it():
 def test_a_text_ending_in_a_runtime_variable_has_no_empty_last_part():
     f = flow(runtime_variables=("last_two",))
     assert spoken_parts(f, "Нөмірдің соңы: {last_two}.") == ["Нөмірдің соңы:", "{last_two}"]
+
+
+def test_every_kazakh_prompt_of_the_shipped_flows_and_callbacks_plays_audio():
+    from pathlib import Path
+
+    from hotline.audio.spots import flow_spots
+    from hotline.callbacks.prompts import load_prompts
+    from hotline.ivr.loader import load_flows
+
+    root = Path(__file__).resolve().parents[2]
+    flows = load_flows(root / "ivr_flows")
+    silent = [
+        spot.slot
+        for flow in flows.values()
+        for spot, prompt in flow_spots(flow)
+        if not (prompt.texts["kk"].audio or prompt.texts["kk"].audio_parts)
+    ]
+    assert silent == []
+    assert {spot.source for flow in flows.values() for spot, _ in flow_spots(flow)} == {
+        "default",
+        "volunteer",  # the whisper a Kazakh-speaking volunteer hears
+    }
+    prompts = load_prompts(root / "config" / "callback_prompts.yaml", root / "ivr_flows")
+    assert [name for name, texts in prompts.texts.items() if not texts["kk"].audio] == []
