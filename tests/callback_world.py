@@ -184,15 +184,46 @@ def _gone(pid: int) -> bool:
     return state in {"Z", "X"}
 
 
+_PAUSE_AT = Path(__file__).resolve().parent / "pause_at.py"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Where a worker stops for good (tests/pause_at.py): `module:Class.method[:after]`, in a
+    call whose arguments mention `match`; it writes its pid to `marker` when it gets there."""
+
+    point: str
+    match: str
+    marker: Path
+
+    def reached(self, timeout: float = 60.0) -> int:
+        """Wait until a process of the worker stopped there; its pid."""
+        text = wait_until(
+            lambda: self.marker.exists() and self.marker.read_text(),
+            f"the pause at {self.point}",
+            timeout,
+        )
+        return int(text)
+
+
 class WorkerProcess:
     """One `hotline worker` process (RQ worker, with its scheduler process and work horses)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, redis: Redis) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, redis: Redis, pause: Pause | None = None
+    ) -> None:
         self.log_path = log_path
         self.redis = redis
+        self.pause = pause
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop() or kill9()
+        command = [str(Path(sys.executable).parent / "hotline"), "worker"]
+        if pause is not None:
+            # The same `hotline worker`, with one breakpoint that never resumes (tests/pause_at.py).
+            pause.marker.unlink(missing_ok=True)
+            command = [sys.executable, str(_PAUSE_AT), pause.point, str(pause.marker), pause.match]
+            command.append("worker")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "hotline"), "worker"],
+            command,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -310,8 +341,9 @@ class CallbackWorld:
         path.write_text(roster, encoding="utf-8")
         self.hotline("roster", "import", str(path))
 
-    def start_worker(self) -> WorkerProcess:
-        worker = WorkerProcess(self.env, self.tmp / f"worker-{len(self.workers)}.log", self.redis)
+    def start_worker(self, pause: Pause | None = None) -> WorkerProcess:
+        log_path = self.tmp / f"worker-{len(self.workers)}.log"
+        worker = WorkerProcess(self.env, log_path, self.redis, pause)
         self.workers.append(worker)
         worker.wait_ready()
         return worker

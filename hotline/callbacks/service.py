@@ -15,13 +15,13 @@ from cryptography.fernet import MultiFernet
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import encrypt
+from ..job_presence import job_missing
 from ..models.callback import AttemptOutcome, CallbackRequest, CallbackStatus
 from ..routing.policy import LANGUAGES, TOPICS
 from . import outcomes
@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 ATTEMPT_JOB = "workers.callbacks.run_callback_attempt"
 JOB_TIMEOUT_SECONDS = 60  # a database read, a Redis claim and one REST call
 FAILED_JOB_TTL_SECONDS = 7 * 24 * 3600
-# Jobs that have run; anything else (queued, scheduled, started...) is still on its way.
-_SPENT = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 SWEEP_BATCH = 500
 
 
@@ -197,7 +195,7 @@ def sweep(
 
     if queue is not None:
         for request in _open_rows(session, CallbackRequest.next_attempt_at <= now, pending):
-            if _job_missing(queue.connection, job_id(request)) and schedule(queue, request, now):
+            if job_missing(queue.connection, job_id(request)) and schedule(queue, request, now):
                 report.enqueued += 1
                 log.info("callback %s: job was missing; enqueued again", request.id)
         session.rollback()  # end the read transaction
@@ -222,17 +220,3 @@ def _commit(session: Session) -> bool:
     except StaleDataError:
         session.rollback()  # another sweeper, worker or webhook got there first
         return False
-
-
-def _job_missing(connection: Redis, jid: str) -> bool:
-    """True when no job for this state exists, or it ran and left the request as it was."""
-    try:
-        job = Job.fetch(jid, connection=connection)
-    except NoSuchJobError:
-        return True
-    status = job.get_status(refresh=False)
-    if status in _SPENT:
-        # It ran (or died) without moving the request on: clear it so the id can be used again.
-        job.delete()
-        return True
-    return False

@@ -15,6 +15,7 @@ Every route requires Twilio's signature. URLs carry the request and leg ids, nev
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("twilio_callback", __name__, url_prefix="/twilio/callback")
 require_twilio_signature(bp)
 
+_SID = re.compile(r"CA[0-9a-f]{32}")
 WHISPER_KEY_TIMEOUT_SECONDS = 8  # hear the whisper, press 1; a voicemail greeting runs out of it
 _DIAL_STATUS = {
     "busy": AttemptOutcome.CALLER_BUSY,
@@ -175,6 +177,14 @@ def _whisper_language(session: Session, found: CallbackRequest, leg: CallbackAtt
     return spoken[0]
 
 
+def _learn_sid(session: Session, leg: CallbackAttempt) -> None:
+    """Keep the leg's call sid if the worker died before it could (Twilio's purge needs it)."""
+    sid = request.form.get("CallSid", "")
+    if leg.volunteer_call_sid is None and _SID.fullmatch(sid):
+        leg.volunteer_call_sid = sid
+        _commit(session)  # the leg row only: the request's version is untouched
+
+
 def _is_machine(answered_by: str) -> bool:
     # machine_start, machine_end_beep/silence/other, fax. "unknown" is treated as a person: a
     # survivor may answer in silence, and the volunteer can still hang up on a greeting.
@@ -192,6 +202,7 @@ def volunteer() -> Response:
         with _leg() as (session, found, leg):
             if found is None or leg is None or leg.outcome != AttemptOutcome.RINGING.value:
                 return _say_and_hang_up(["request_gone"])
+            _learn_sid(session, leg)
             if found.status != CallbackStatus.DIALING.value:
                 _settle(session, found, leg, AttemptOutcome.CANCELLED)
                 return _say_and_hang_up(["request_gone"], _whisper_language(session, found, leg))
@@ -335,6 +346,7 @@ def volunteer_status() -> Response:
         with _leg() as (session, found, leg):
             if found is None or leg is None:
                 return xml(twiml.empty())
+            _learn_sid(session, leg)
             if leg.outcome == AttemptOutcome.RINGING.value:
                 outcome = _LEG_STATUS.get(call_status, AttemptOutcome.VOLUNTEER_NO_ANSWER)
                 _settle(session, found, leg, outcome)
