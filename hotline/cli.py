@@ -149,19 +149,47 @@ def cmd_users_create(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Delete call metadata older than the retention period (HOTLINE_RETENTION_DAYS)."""
+    from datetime import timedelta
+
     from . import db as database
+    from .calllog.purge_report import overview
     from .calllog.retention import purge
-    from .models import utcnow
+    from .calllog.twilio_purge import queue_ended_calls
+    from .models import PurgeRun, utcnow
 
     settings = _settings()
     days = args.days or settings.retention_days
+    delay = settings.twilio_purge_delay_seconds
     store = database.Database(settings.database_url)
     try:
         with store.session() as session:
+            if args.report:
+                shown = overview(session, utcnow(), timedelta(seconds=delay or 0))
+                if delay is None:
+                    print("HOTLINE_TWILIO_PURGE_DELAY_SECONDS=off: Twilio's records are kept")
+                print("\n".join(shown.lines()))
+                return 0
             report = purge(session, utcnow(), days)
+            # Catch up on ended calls the worker's sweep (two days back) did not reach.
+            queued = 0
+            if delay is not None:
+                queued = queue_ended_calls(session, utcnow(), timedelta(seconds=delay), None)
+            session.add(
+                PurgeRun(
+                    retention_days=days,
+                    call_records=report.calls,
+                    callback_requests=report.callbacks,
+                    numbers_erased=report.numbers_erased,
+                    sessions=report.sessions,
+                    twilio_queued=queued,
+                )
+            )
+            session.commit()
     finally:
         store.dispose()
     print(f"purge (older than {days} days): {report.summary()}")
+    if queued:
+        print(f"queued {queued} ended call(s) for deletion at Twilio (the worker deletes them)")
     return 0
 
 
@@ -238,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = sub.add_parser("purge", help="delete call metadata past the retention period")
     purge.add_argument("--days", type=int, help="default: HOTLINE_RETENTION_DAYS (365)")
+    purge.add_argument(
+        "--report",
+        action="store_true",
+        help="delete nothing; show what was deleted where (Twilio and the database), counts only",
+    )
     purge.set_defaults(func=cmd_purge)
 
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")

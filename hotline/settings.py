@@ -48,6 +48,8 @@ class Settings:
     retention_days: int = 365
     # Reverse proxies in front of gunicorn whose X-Forwarded-For is trusted (0: none).
     proxy_count: int = 0
+    # How long after a call ends its Twilio records are deleted (None: never, "off").
+    twilio_purge_delay_seconds: int | None = 300
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -89,6 +91,9 @@ class Settings:
         key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
         retention_days = _int(env, "HOTLINE_RETENTION_DAYS", 365, problems, minimum=1)
         proxy_count = _int(env, "HOTLINE_PROXY_COUNT", 0, problems, minimum=0)
+        purge_delay: int | None = None
+        if env.get("HOTLINE_TWILIO_PURGE_DELAY_SECONDS", "").strip().lower() != "off":
+            purge_delay = _int(env, "HOTLINE_TWILIO_PURGE_DELAY_SECONDS", 300, problems)
         raw_keys = required("CALLBACK_ENCRYPTION_KEYS")
         callback_keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
         for index, key in enumerate(callback_keys, start=1):
@@ -137,6 +142,7 @@ class Settings:
             log_level=log_level,
             retention_days=retention_days,
             proxy_count=proxy_count,
+            twilio_purge_delay_seconds=purge_delay,
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
         )
 

@@ -112,6 +112,9 @@ class SlowTwilio(FakeTwilio):
         with self._lock:
             self.created.clear()
             self.failures.clear()
+            self.calls.clear()
+            self.deleted.clear()
+            self.delete_failures.clear()
         self.unanswered = 0
         self.release()
 
@@ -490,7 +493,9 @@ def callback_redis_url(db: int) -> str:
 
 
 @contextmanager
-def callback_world(tmp: Path, redis_db: int, roster: str, prefix: str) -> Iterator[CallbackWorld]:
+def callback_world(
+    tmp: Path, redis_db: int, roster: str, prefix: str, **extra_env: str
+) -> Iterator[CallbackWorld]:
     """The world for one test module; everything it started is stopped when the block ends."""
     redis_url = callback_redis_url(redis_db)
     redis = Redis.from_url(redis_url)
@@ -512,6 +517,7 @@ def callback_world(tmp: Path, redis_db: int, roster: str, prefix: str) -> Iterat
                 HOTLINE_CONFIG_DIR=str(_config_dir(tmp)),
                 # Every line any process can write is scanned, debug lines included.
                 LOG_LEVEL="DEBUG",
+                **extra_env,
             ),
             "PYTHONUNBUFFERED": "1",
         }

@@ -36,11 +36,29 @@ class CreatedCall:
     updates: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass
+class CallResource:
+    """A call as Twilio keeps it in its logs (until deleted): its parent, and whether it is over."""
+
+    sid: str
+    parent: str | None = None
+    in_progress: bool = False
+
+
 class FakeTwilio:
-    """Twilio's Calls resource on a local port: records creates and updates, answers 201/200."""
+    """Twilio's Calls resource on a local port: creates, updates, lists by parent and deletes.
+
+    Every call Twilio holds is in `calls`: those created through the API, and those a test says
+    Twilio has (an incoming call and the legs its <Dial> rang: add_call). A DELETE removes the
+    call and is logged in `deleted`; Twilio refuses it for a call still in progress (20009) and
+    answers 404 (20404) for one it does not have.
+    """
 
     def __init__(self) -> None:
         self.created: list[CreatedCall] = []
+        self.calls: dict[str, CallResource] = {}
+        self.deleted: list[str] = []
+        self.delete_failures: list[tuple[int, int]] = []  # (HTTP status, code) for next DELETEs
         self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for the next creates
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -59,6 +77,11 @@ class FakeTwilio:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def add_call(self, sid: str, parent: str | None = None, in_progress: bool = False) -> None:
+        """Twilio now holds this call (an incoming call, or a leg dialed from `parent`)."""
+        with self._lock:
+            self.calls[sid] = CallResource(sid, parent, in_progress)
 
     def fail_next(self, status: int = 400, code: int = 21215) -> None:
         """Answer the next Calls.create with a Twilio error (e.g. 21215: geo permissions)."""
@@ -82,6 +105,52 @@ class FakeTwilio:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # the test's output stays free of request lines
 
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                if not (match := _CALLS.match(parts.path)):
+                    self._json(404, {"code": 20404, "message": "not found", "status": 404})
+                    return
+                account = match.group(1)
+                parent = parse_qs(parts.query).get("ParentCallSid", [None])[0]
+                with fake._lock:
+                    found = [c for c in fake.calls.values() if c.parent == parent]
+                calls = [_call_json(account, c.sid, {}, "completed") for c in found]
+                for call, resource in zip(calls, found, strict=True):
+                    call["parent_call_sid"] = resource.parent
+                page = {
+                    "calls": calls,
+                    "page": 0,
+                    "page_size": 50,
+                    "start": 0,
+                    "end": max(len(calls) - 1, 0),
+                    "uri": parts.path,
+                    "first_page_uri": parts.path,
+                    "next_page_uri": None,
+                    "previous_page_uri": None,
+                }
+                self._json(200, page)
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                match = _CALL.match(urlsplit(self.path).path)
+                sid = match.group(2) if match else ""
+                with fake._lock:
+                    failure = fake.delete_failures.pop(0) if fake.delete_failures else None
+                    call = fake.calls.get(sid)
+                    if failure is None and call is not None and call.in_progress:
+                        failure = (400, 20009)
+                    if failure is None and call is not None:
+                        del fake.calls[sid]
+                        fake.deleted.append(sid)
+                if failure is not None:
+                    status, code = failure
+                    self._json(status, {"code": code, "message": "refused", "status": status})
+                elif call is None:
+                    self._json(404, {"code": 20404, "message": "not found", "status": 404})
+                else:
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
@@ -99,6 +168,7 @@ class FakeTwilio:
                     if failure is None:
                         sid = "CA" + secrets.token_hex(16)
                         fake.created.append(CreatedCall(sid, form, time.perf_counter()))
+                        fake.calls[sid] = CallResource(sid)
                         fake._arrived.notify_all()
                 if failure is not None:
                     status, code = failure

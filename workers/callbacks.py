@@ -24,6 +24,7 @@ from hotline.telephony.callback_calls import runtime
 from hotline.telephony.rest_client import TwilioCalls
 
 from . import queues
+from .twilio_purge import sweep_twilio_purges
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def run_callback_attempt(request_id: int) -> str:
 
 
 def sweep_callbacks() -> dict[str, int]:
-    """Expire, settle lost legs, re-enqueue lost jobs; then make sure the next sweep is due."""
+    """Expire, settle lost legs, re-enqueue lost jobs, queue Twilio purges; then re-arm."""
     rt = runtime()
     interval = rt.config.sweep_interval_seconds
     try:
@@ -62,13 +63,25 @@ def sweep_callbacks() -> dict[str, int]:
             )
         finally:
             session.close()
+        purges = _sweep_twilio_purges(rt.redis)
     except Exception as exc:
         log.error("callback sweep failed (%s)", type(exc).__name__)
         raise JobFailed(type(exc).__name__) from None
     finally:
         if rt.redis is not None:
             schedule_sweep(rt.redis, interval)
-    return {"enqueued": report.enqueued, "expired": report.expired, "lost_legs": report.lost_legs}
+    done = {"enqueued": report.enqueued, "expired": report.expired, "lost_legs": report.lost_legs}
+    return {**done, **purges}
+
+
+def _sweep_twilio_purges(redis: Redis | None) -> dict[str, int]:
+    """The Twilio purge's sweep, on the same clock; its failure never stops the callbacks'."""
+    try:
+        queue = Queue(queues.MAINTENANCE, connection=redis) if redis is not None else None
+        return sweep_twilio_purges(queue)
+    except Exception as exc:
+        log.error("twilio purge sweep failed (%s)", type(exc).__name__)
+        return {"twilio_failed": 1}
 
 
 def schedule_sweep(

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, delete, update
 from sqlalchemy.orm import Session
 
-from ..models import CallbackRequest, CallRecord, DashboardSession
+from ..models import CallbackRequest, CallRecord, DashboardSession, TwilioCallPurge
 from ..models.callback import OPEN_STATUSES
 
 # A dashboard session older than this is dead whatever its activity (the absolute timeout is 8 h).
@@ -61,5 +61,12 @@ def purge(session: Session, now: datetime, retention_days: int) -> PurgeReport:
     sessions = _rows(
         session,
         delete(DashboardSession).where(DashboardSession.created_at < now - _SESSION_MAX_AGE),
+    )
+    # The record of a Twilio deletion goes with the call it was for (its sid leads nowhere now).
+    _rows(
+        session,
+        delete(TwilioCallPurge).where(
+            TwilioCallPurge.status != "pending", TwilioCallPurge.created_at < cutoff
+        ),
     )
     return PurgeReport(calls, callbacks, erased, sessions)

@@ -6,6 +6,7 @@ from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from .roster import Shift, Volunteer
+from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
 
 __all__ = [
     "AttemptOutcome",
@@ -17,9 +18,13 @@ __all__ = [
     "CallbackRequest",
     "CallbackStatus",
     "DashboardSession",
+    "PurgeRun",
+    "PurgeSource",
+    "PurgeStatus",
     "RingAttempt",
     "Role",
     "Shift",
+    "TwilioCallPurge",
     "UTCDateTime",
     "User",
     "Volunteer",

@@ -22,6 +22,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from ..callbacks.runtime import DialError
+from ..calllog.twilio_purge import PurgeError
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def make_twilio_client(settings: Settings) -> Client:
 
 
 class TwilioCalls:
-    """Places and ends callback legs through Twilio's Calls resource."""
+    """Places and ends callback legs, and deletes ended calls, through Twilio's Calls resource."""
 
     def __init__(self, client: Client, from_number: str) -> None:
         self.client = client
@@ -122,3 +123,26 @@ class TwilioCalls:
             raise DialError(f"twilio:{exc.code or exc.status}") from None
         except (TwilioException, requests.RequestException):
             raise DialError("network") from None
+
+    def child_call_sids(self, parent_sid: str) -> list[str]:
+        """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
+        try:
+            # One page of Twilio's largest size: a call rings a handful of legs, never 1,000.
+            # Only the sids are read: each listed call's JSON also holds its numbers.
+            page = self.client.calls.page(parent_call_sid=parent_sid, page_size=1000)
+            return [str(call.sid) for call in page]
+        except TwilioRestException as exc:
+            raise PurgeError(f"twilio:{exc.code or exc.status}") from None
+        except (TwilioException, requests.RequestException):
+            raise PurgeError("network") from None
+
+    def delete_call(self, sid: str) -> bool:
+        """Delete an ended call's record at Twilio; False when Twilio no longer has it."""
+        try:
+            return bool(self.client.calls(sid).delete())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return False  # deleted already (by an earlier try, or in the console)
+            raise PurgeError(f"twilio:{exc.code or exc.status}") from None
+        except (TwilioException, requests.RequestException):
+            raise PurgeError("network") from None

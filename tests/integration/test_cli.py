@@ -155,3 +155,12 @@ def test_purge_deletes_only_what_is_past_retention(tmp_path):
 
         assert session.scalars(select(CallRecord.call_sid)).all() == ["CA" + "2" * 32]
     store.dispose()
+    # The remaining call ended long ago without a final status: queued for Twilio's purge too.
+    assert "queued 1 ended call(s) for deletion at Twilio" in result.stdout
+    report = run("purge", "--report", env=env)
+    assert report.returncode == 0
+    assert "incoming calls: 0 purged, 1 waiting, 0 failed" in report.stdout
+    assert "(older than 30 days): 1 call records, 0 callback requests" in report.stdout
+    assert "CA" + "2" * 32 not in report.stdout  # counts only
+    again = run("purge", "--report", env=env)
+    assert again.stdout == report.stdout  # the report changes nothing

@@ -14,6 +14,7 @@ from conftest import test_env
 from prism import running_prism
 
 from hotline.callbacks.runtime import DialError
+from hotline.calllog.twilio_purge import PurgeError
 from hotline.settings import Settings
 from hotline.telephony.rest_client import BaseUrlHttpClient, TwilioCalls, make_twilio_client
 
@@ -94,3 +95,22 @@ def test_a_rejected_call_raises_a_code_never_the_number(prism_url: str) -> None:
         )
     assert error.value.code.startswith("twilio:")
     assert "77011110001" not in str(error.value)
+
+
+# --- the Twilio purge: list a call's legs, delete each ------------------------------------------
+
+
+def test_listing_a_calls_legs_matches_twilios_contract(prism_url: str) -> None:
+    sids = calls_through(prism_url).child_call_sids("CA" + "b" * 32)
+    assert all(sid.startswith("CA") for sid in sids)  # the spec's example page
+
+
+def test_deleting_a_call_matches_twilios_contract(prism_url: str) -> None:
+    assert calls_through(prism_url).delete_call("CA" + "c" * 32) is True  # 204
+
+
+def test_a_delete_that_breaks_the_contract_is_refused_with_a_code(prism_url: str) -> None:
+    # The control: Prism checks the Sid in the path against the spec's pattern (^CA[0-9a-f]{32}$).
+    with pytest.raises(PurgeError) as error:
+        calls_through(prism_url).delete_call("CA-not-a-sid")
+    assert error.value.code.startswith("twilio:")

@@ -63,3 +63,13 @@ def test_rotated_callback_keys_are_all_kept_in_order():
     keys = [Fernet.generate_key().decode() for _ in range(2)]
     settings = Settings.from_env(test_env(CALLBACK_ENCRYPTION_KEYS=",".join(keys)))
     assert settings.callback_encryption_keys == tuple(keys)
+
+
+def test_the_twilio_purge_waits_five_minutes_by_default_and_can_be_turned_off():
+    assert Settings.from_env(test_env()).twilio_purge_delay_seconds == 300
+    delay = Settings.from_env(test_env(HOTLINE_TWILIO_PURGE_DELAY_SECONDS="90"))
+    assert delay.twilio_purge_delay_seconds == 90
+    off = Settings.from_env(test_env(HOTLINE_TWILIO_PURGE_DELAY_SECONDS="off"))
+    assert off.twilio_purge_delay_seconds is None
+    with pytest.raises(SettingsError, match="HOTLINE_TWILIO_PURGE_DELAY_SECONDS"):
+        Settings.from_env(test_env(HOTLINE_TWILIO_PURGE_DELAY_SECONDS="soon"))
