@@ -8,6 +8,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ..account_links import disable_volunteer_accounts
 from ..crypto import decrypt, encrypt
 from ..models.base import utcnow
 from ..models.roster import Shift, Volunteer
@@ -23,6 +24,7 @@ class ImportReport:
     updated: tuple[str, ...] = ()
     deactivated: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    accounts_disabled: tuple[str, ...] = ()  # dashboard logins of the deactivated
 
     @property
     def changed(self) -> bool:
@@ -40,6 +42,8 @@ class ImportReport:
             if handles:
                 parts.append(f"{label} {len(handles)} ({', '.join(handles)})")
         parts.append(f"unchanged {len(self.unchanged)}")
+        if self.accounts_disabled:
+            parts.append(f"dashboard accounts disabled {len(self.accounts_disabled)}")
         return "; ".join(parts)
 
 
@@ -74,12 +78,15 @@ def import_roster(session: Session, roster: Roster, fernet: MultiFernet) -> Impo
             volunteer.active = False
             volunteer.updated_at = utcnow()
             deactivated.append(handle)
+    # Off the roster, off the dashboard: the same as the dashboard's Deactivate.
+    disabled = disable_volunteer_accounts(session, [existing[h].id for h in deactivated])
     session.flush()
     return ImportReport(
         created=tuple(created),
         updated=tuple(updated),
         deactivated=tuple(deactivated),
         unchanged=tuple(unchanged),
+        accounts_disabled=tuple(disabled),
     )
 
 

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from sqlalchemy import event, func, select, text
 
 from hotline.crypto import decrypt, make_fernet
-from hotline.models import Base, Shift, Volunteer
+from hotline.models import Base, DashboardSession, Shift, User, Volunteer
 from hotline.routing import roster_import
 from hotline.routing.policy import RoutingPolicy, pick_volunteers
 from hotline.routing.roster_file import RosterError, parse_roster, parse_roster_text
@@ -143,6 +143,38 @@ def test_a_volunteer_missing_from_the_file_is_deactivated_not_deleted(
     report = run_import(routing_db, example(), fernet)
     assert report.updated == ("olga",)
     assert volunteers(routing_db)["olga"].active
+
+
+def test_a_volunteer_taken_off_the_roster_loses_their_login_and_every_session(
+    routing_db: RoutingDatabase, fernet: MultiFernet
+) -> None:
+    run_import(routing_db, example(), fernet)
+    with routing_db.db.session() as session:
+        ids = {v.handle: v.id for v in session.scalars(select(Volunteer))}
+        for handle in ("olga", "saule"):
+            account = User(
+                username=f"{handle}-login",
+                password_hash="$argon2id$x",
+                role="volunteer",
+                volunteer_id=ids[handle],
+                active=True,
+            )
+            session.add(account)
+            session.flush()
+            for n in range(2):  # signed in on two browsers
+                session.add(
+                    DashboardSession(id_hash=f"{handle}{n}", user_id=account.id, csrf_token="t")
+                )
+    data = example()
+    del data["volunteers"][4]  # olga
+    report = run_import(routing_db, data, fernet)
+    assert report.deactivated == ("olga",) and report.accounts_disabled == ("olga-login",)
+    assert "dashboard accounts disabled 1" in report.summary()
+    with routing_db.db.session() as session:
+        active = {u.username: u.active for u in session.scalars(select(User))}
+        assert active == {"olga-login": False, "saule-login": True}
+        left = sorted(s.id_hash for s in session.scalars(select(DashboardSession)))
+        assert left == ["saule0", "saule1"]
 
 
 def test_import_leaves_the_volunteers_own_state_alone(
