@@ -70,3 +70,8 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
 
     error_log: logging.Logger = server.log.error_log
     error_log.addFilter(_redact_problems)
+    # A path (%(U)s, percent-decoded) can hold a line break or a terminal escape: escaped.
+    from hotline.log_controls import ControlCharFilter
+
+    error_log.addFilter(ControlCharFilter())
+    server.log.access_log.addFilter(ControlCharFilter())

@@ -7,6 +7,8 @@ import re
 
 from flask import Flask
 
+from . import log_controls
+
 # Digits with +, spaces, dashes, dots or brackets between them. A run holding seven or more digits
 # could be a phone number (the shortest national numbers have seven) and is masked before a log
 # line is written; an IPv4 address, a timestamp or a short id is left alone.
@@ -62,3 +64,6 @@ def init_app(app: Flask) -> None:
     logging.getLogger("hotline").setLevel(level)
     install_redaction(root)
     install_redaction(app.logger)
+    # After the redaction: no line break or terminal escape reaches a log line.
+    log_controls.install(root)
+    log_controls.install(app.logger)

@@ -45,3 +45,16 @@ def test_an_exception_is_logged_as_its_type_and_a_redacted_message(caplog):
     line = caplog.records[-1].getMessage()
     assert "5550123" not in line and "ValueError" in line
     assert caplog.records[-1].exc_info is None  # no traceback with locals
+
+
+def test_control_characters_in_a_log_line_are_escaped_after_the_redaction():
+    from hotline.log_controls import ControlCharFilter, strip_controls
+
+    assert strip_controls("a\nb\rc\x1b[31md\u2028e\u202ef\tg") == (
+        "a\\x0ab\\x0dc\\x1b[31md\\x2028e\\x202ef\\x09g"
+    )
+    record = logging.LogRecord(
+        "hotline", logging.WARNING, "", 0, "user %s", ("x\nFAKE +77015550123",), None
+    )
+    assert RedactingFilter().filter(record) and ControlCharFilter().filter(record)
+    assert record.getMessage() == "user x\\x0aFAKE [redacted-number]"
