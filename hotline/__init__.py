@@ -12,7 +12,7 @@ __all__ = ["Settings", "SettingsError", "create_app"]
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI app; refuses to start on bad settings or invalid IVR flows."""
     from . import db, logs, redis_conn
-    from .dashboard import views as dashboard
+    from .dashboard import wiring as dashboard
     from .telephony import webhooks
 
     settings = settings or Settings.from_env()

@@ -135,7 +135,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 
 def cmd_users_create(args: argparse.Namespace) -> int:
     """Create a dashboard account; the password comes from stdin, or is typed twice."""
-    from .dashboard.cli_users import create_account
+    from .dashboard.accounts.cli import create_account
 
     return create_account(_settings(), args.username, args.role, args.volunteer)
 

@@ -40,11 +40,11 @@ from support import AUTH_TOKEN, POSTGRES_ADMIN_URL, REDIS_URL, TwilioWebhooks, t
 from twilio_fake import CallbackLegs, CreatedCall, FakeTwilio
 from twiml_helpers import query
 
+from hotline import queues
 from hotline.devserver import free_port, gunicorn_server
 from hotline.models import CallbackRequest, CallRecord
 from hotline.settings import PROJECT_ROOT, normalize_database_url
 from hotline.simulate import Heard, SimulatedCall
-from workers import queues
 
 HOTLINE = "+77270000000"  # HOTLINE_PHONE_NUMBER in support.test_env
 SWEEP_SECONDS = 10  # config/callbacks.yaml's sweeper.interval_seconds, at its minimum

@@ -19,11 +19,10 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.exceptions import DuplicateJobError
 
+from hotline import queues
 from hotline.callbacks import attempts, service
 from hotline.telephony.callback_calls import runtime
 from hotline.telephony.rest_client import TwilioCalls
-
-from . import queues
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from twilio.twiml.voice_response import VoiceResponse
 
-from workers.queues import CALLBACKS
-
 from ..callbacks import attempts, outcomes, service
 from ..callbacks.config import load_config
 from ..callbacks.prompts import CallbackPrompts, load_prompts
@@ -38,6 +36,7 @@ from ..db import get_db
 from ..models.base import utcnow
 from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from ..models.roster import Volunteer
+from ..queues import CALLBACKS
 from ..redis_conn import get_redis
 from ..routing import claims
 from ..routing.policy import load_policy

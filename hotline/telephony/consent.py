@@ -20,8 +20,6 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
-from workers.queues import CALLBACKS
-
 from ..callbacks.config import CallbackConfig
 from ..callbacks.numbers import check_number, last_two_digits, parse_keypad
 from ..callbacks.service import request_callback
@@ -31,6 +29,7 @@ from ..db import get_db
 from ..ivr import engine
 from ..ivr.model import CallState, Flow, Gather, Node, Step
 from ..models import CallOutcome, utcnow
+from ..queues import CALLBACKS
 from ..redis_conn import get_redis
 from .edge import open_record, settings
 

@@ -24,7 +24,7 @@ from support import ALWAYS_ON_SHIFT
 from twilio_fake import CallbackLegs, FakeTwilio
 from twiml_helpers import all_speech, ends_call, query
 
-from hotline import create_app
+from hotline import create_app, queues
 from hotline.callbacks import attempts, service
 from hotline.models import CallbackAttempt, CallbackRequest
 from hotline.models.base import utcnow
@@ -33,7 +33,6 @@ from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
 from hotline.telephony import callback_calls
-from workers import queues
 from workers.callbacks import schedule_sweep
 
 SURVIVOR = "+77017654321"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.dashboard import i18n
-from hotline.dashboard.translations import kk, ru
+from hotline.dashboard.web import i18n
+from hotline.dashboard.web.translations import kk, ru
 
-PACKAGE = Path(i18n.__file__).parent
+PACKAGE = Path(i18n.__file__).parent.parent  # hotline/dashboard
 _TEMPLATE_CALL = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -22,7 +22,7 @@ def texts() -> set[str]:
     for template in PACKAGE.rglob("*.html"):
         for match in _TEMPLATE_CALL.finditer(template.read_text(encoding="utf-8")):
             found.add(match.group(1) if match.group(1) is not None else match.group(2))
-    for module in PACKAGE.glob("*.py"):
+    for module in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
