@@ -16,9 +16,9 @@ from werkzeug.exceptions import HTTPException, NotFound
 from . import accounts, calls, live, outcomes, roster, stats
 from .accounts.access import load_user
 from .accounts.sessions import clear_cookie
-from .web import csrf, security_headers
+from .web import csrf, i18n, security_headers
 from .web.blueprint import bp
-from .web.formatting import age, csrf_field, duration, local, percent
+from .web.formatting import age, csrf_field, date_text, duration, number, percent, time_text, when
 from .web.i18n import (
     LANGUAGES,
     WEEKDAYS,
@@ -26,6 +26,7 @@ from .web.i18n import (
     current_language,
     gettext,
     label,
+    ngettext,
     repeat_label,
 )
 
@@ -48,12 +49,16 @@ def _cookies(response: Response) -> Response:
 def _helpers() -> dict[str, Any]:
     return {
         "_": gettext,
+        "ngettext": ngettext,
         "label": label,
         "csrf_field": csrf_field,
         "user": g.get("user"),
         "lang": current_language(),
         "ui_languages": LANGUAGES,
-        "local": local,
+        "when": when,
+        "date_text": date_text,
+        "time_text": time_text,
+        "number": number,
         "duration": duration,
         "percent": percent,
         "age": age,
@@ -94,4 +99,5 @@ def _not_found(_unknown: str) -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     """Register the dashboard under /dashboard/ with its security headers."""
     app.register_blueprint(bp)
+    i18n.init_app(app)
     security_headers.init_app(app)

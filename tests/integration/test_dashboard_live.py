@@ -116,6 +116,6 @@ def test_coverage_page_lists_tonights_gaps(app, dash, db, people):
     dash.login("boss")
     page = dash.client.get("/dashboard/coverage").text
     # The people fixture's volunteers work weekdays 09-18 in ru/kk: tonight nobody, English never.
-    assert "10.03 18:00" in page
+    assert "3/10, 6:00\u202fPM" in page  # 10 March, 18:00, written the English way
     assert "English" in page
     assert page.count('class="coverage-day card"') + page.count('class="card coverage-day"') == 7

@@ -152,7 +152,7 @@ def test_a_volunteer_adds_a_one_off_shift_and_sees_it_on_their_page(dash, db, pe
     response = dash.post(f"/dashboard/roster/{people.own.id}/shifts/new", form)
     assert response.headers["Location"] == "/dashboard/me?saved=1"
     page = dash.client.get("/dashboard/me").text
-    assert "31.12.2026" in page and "20:00–24:00" in page
+    assert "12/31/2026" in page and "20:00–24:00" in page  # the date as English writes it
 
 
 def test_the_available_toggle_is_audited(dash, db, people):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from ...db import get_session
 from ...models.audit import AuditEvent
 from ..web.audit import ACTIONS
-from ..web.i18n import gettext as _
+from ..web.i18n import ngettext
 from ..web.params import BadParams, one_of, page_number
 from . import bp
 from .access import supervisor_only
@@ -33,7 +33,13 @@ def audit_log() -> ResponseReturnValue:
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
-        return BadParams([_("page: there are only %(n)s pages", n=pages)]).page(404)
+        return BadParams(
+            [
+                ngettext(
+                    "page: there is only %(num)s page", "page: there are only %(num)s pages", pages
+                )
+            ]
+        ).page(404)
     events = db.scalars(
         query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(PAGE_SIZE)

@@ -20,7 +20,7 @@ from ..web import audit
 from ..web.clock import now
 from ..web.formatting import hotline_tz, local
 from ..web.i18n import gettext as _
-from ..web.i18n import label
+from ..web.i18n import label, ngettext
 from ..web.params import BadParams
 from . import bp
 from .query import (
@@ -65,7 +65,13 @@ def calls() -> ResponseReturnValue:
     total = count(db, query)
     pages = max(1, -(-total // PAGE_SIZE))
     if filters.page > pages:
-        return BadParams([_("page: there are only %(n)s pages", n=pages)]).page(404)
+        return BadParams(
+            [
+                ngettext(
+                    "page: there is only %(num)s page", "page: there are only %(num)s pages", pages
+                )
+            ]
+        ).page(404)
     rows = db.scalars(
         ordered(query, filters.sort).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
     ).all()

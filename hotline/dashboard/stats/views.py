@@ -15,8 +15,8 @@ from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
-from ..web.formatting import hotline_tz
-from ..web.i18n import WEEKDAYS, label
+from ..web.formatting import date_text, hotline_tz
+from ..web.i18n import N_, WEEKDAYS, label, ngettext
 from ..web.i18n import gettext as _
 from ..web.params import BadParams, a_date, one_of
 from ..web.periods import bounds, local_today
@@ -63,7 +63,13 @@ def parse_period(args: Mapping[str, str], default: tuple[date, date]) -> PeriodC
     if not problems and first > last:  # type: ignore[operator]
         problems.append(_("from: the start date is after the end date"))
     elif not problems and (last - first).days >= MAX_DAYS:  # type: ignore[operator]
-        problems.append(_("to: choose a period of at most %(n)s days", n=MAX_DAYS))
+        problems.append(
+            ngettext(
+                "to: choose a period of at most %(num)s day",
+                "to: choose a period of at most %(num)s days",
+                MAX_DAYS,
+            )
+        )
     if problems:
         raise BadParams(problems)
     return PeriodChoice(first, last, values.get("topic"), values.get("language"))  # type: ignore[arg-type]
@@ -85,7 +91,7 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
         )
         for key in keys
     ]
-    day_labels = [day.strftime("%d.%m") for day in choice.days]
+    day_labels = [date_text(day, year=False) for day in choice.days]
     weekdays = [_(name) for name in WEEKDAYS]
     total_grid = [[m + a for m, a in row] for row in figures.unanswered_grid]
     by_hour = [
@@ -99,11 +105,11 @@ def _charts(choice: PeriodChoice, figures: Figures, callbacks: dict[str, int]) -
     callback_items = [
         (_(name), callbacks.get(status, 0), color)
         for status, name, color in (
-            ("requested", "Requested", "#3f6e9a"),
-            ("completed", "Completed", "#3f8a8c"),
-            ("failed", "Failed", "#b4534b"),
-            ("expired", "Expired", "#aeb4bf"),
-            ("cancelled", "Cancelled", "#c9b48a"),
+            ("requested", N_("Requested"), "#3f6e9a"),
+            ("completed", N_("Completed"), "#3f8a8c"),
+            ("failed", N_("Failed"), "#b4534b"),
+            ("expired", N_("Expired"), "#aeb4bf"),
+            ("cancelled", N_("Cancelled"), "#c9b48a"),
         )
     ]
     return {
