@@ -8,6 +8,7 @@ from typing import TextIO
 
 from ...db import Database
 from ...settings import Settings
+from .passwords import password_problem
 from .users import AccountError, create_user
 
 
@@ -15,6 +16,10 @@ def read_password(stdin: TextIO = sys.stdin) -> str:
     """The new password: typed twice at a terminal, else the first line of standard input."""
     if stdin.isatty():
         first = getpass.getpass("Password: ")
+        # Say at once that it is refused, rather than after the second typing.
+        problem = password_problem(first)
+        if problem:
+            raise AccountError(problem)
         if first != getpass.getpass("Password again: "):
             raise AccountError("the two passwords differ")
         return first

@@ -82,6 +82,17 @@ AUDIT_LABELS = {
     "account_disable": N_("Disabled an account"),
     "account_enable": N_("Enabled an account"),
 }
+# What an audited action was done to (AuditEvent.object_type).
+OBJECT_LABELS = {
+    "call": N_("Call"),
+    "call_log": N_("Call log"),
+    "callback": N_("Callback request"),
+    "report": N_("Report for funders"),
+    "shift": N_("Shift"),
+    "statistics": N_("Statistics"),
+    "user": N_("Account"),
+    "volunteer": N_("Volunteer"),
+}
 CALLBACK_LABELS = {"pending": N_("Waiting"), "dialing": N_("Calling now")}
 ROLE_LABELS = {
     "lawyer": N_("Lawyer"),
@@ -135,6 +146,7 @@ def label(kind: str, value: str | None) -> str:
         "window": WINDOW_LABELS,
         "callback": CALLBACK_LABELS,
         "audit": AUDIT_LABELS,
+        "object": OBJECT_LABELS,
     }[kind]
     return gettext(table[value]) if value in table else value
 
