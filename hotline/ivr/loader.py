@@ -77,8 +77,11 @@ def _read(path: Path) -> tuple[Flow | None, list[FlowProblem]]:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [FlowProblem(file, None, f"cannot be read: {type(exc).__name__}")]
+    except OSError as exc:
+        return None, [FlowProblem(file, None, f"cannot be read: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        problem = f"is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        return None, [FlowProblem(file, None, problem)]
     document, problems = parse_yaml(text, file)
     if document is None:
         return None, problems

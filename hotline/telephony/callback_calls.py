@@ -35,6 +35,7 @@ from ..callbacks.prompts import CallbackPrompts, load_prompts
 from ..callbacks.runtime import CallbackRuntime
 from ..crypto import decrypt, make_fernet
 from ..db import get_db
+from ..logs import cause
 from ..models.base import utcnow
 from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from ..models.roster import Volunteer
@@ -209,7 +210,7 @@ def volunteer() -> Response:
             ids = {"request": found.id, "attempt": leg.id}
             repeat = request.args.get("repeat") == "1"
     except SQLAlchemyError as exc:
-        log.error("callback whisper unavailable, database error %s", type(exc).__name__)
+        log.error("callback whisper unavailable (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     answer_url = rt.url("/volunteer/answer", **ids)
     # No key: hear it once more, then the answer handler counts silence as a decline.
@@ -258,7 +259,7 @@ def volunteer_answer() -> Response:
             _keep_claim(rt, found.id, leg.volunteer_id)
             log.info("callback %s: volunteer %s accepted; dialing", found.id, leg.volunteer_id)
     except SQLAlchemyError as exc:
-        log.error("callback answer lost, database error %s", type(exc).__name__)
+        log.error("callback answer lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     response = VoiceResponse()
     twiml.add_utterances(response, _prompts().say(["connecting"], language), audio_url)
@@ -297,7 +298,7 @@ def caller() -> Response:
                 return xml(_hangup())
             log.info("callback %s: completed, number erased", found.id)
     except SQLAlchemyError as exc:
-        log.error("callback caller leg lost, database error %s", type(exc).__name__)
+        log.error("callback caller leg lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     return xml(twiml.empty())  # an empty document bridges the two legs
 
@@ -320,7 +321,7 @@ def caller_result() -> Response:
                 _settle(session, found, leg, outcome)
             connected = leg.outcome == AttemptOutcome.CALLER_CONNECTED.value
     except SQLAlchemyError as exc:
-        log.error("callback dial result lost, database error %s", type(exc).__name__)
+        log.error("callback dial result lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     return xml(_hangup()) if connected else _say_and_hang_up(["caller_unreachable"], language)
 
@@ -345,7 +346,7 @@ def volunteer_status() -> Response:
                 record_call_ended(session, leg.volunteer_id, now)  # fairness: they just talked
                 session.commit()
     except SQLAlchemyError as exc:
-        log.error("callback leg status lost, database error %s", type(exc).__name__)
+        log.error("callback leg status lost (%s)", cause(exc), exc_info=exc)
     return xml(twiml.empty())
 
 
@@ -358,7 +359,7 @@ def _keep_claim(rt: CallbackRuntime, request_id: int, volunteer_id: int | None) 
             rt.redis, volunteer_id, outcomes.claim_owner(request_id), rt.routing.connected_claim_ttl
         )
     except RedisError as exc:
-        log.warning("callback %s: claim not extended (%s)", request_id, type(exc).__name__)
+        log.warning("callback %s: claim not extended (%s)", request_id, cause(exc), exc_info=exc)
 
 
 def _hangup() -> str:

@@ -22,6 +22,7 @@ from ..crypto import make_fernet
 from ..db import get_db
 from ..ivr import engine, speech
 from ..ivr.model import CallState, Utterance
+from ..logs import cause
 from ..models import CallOutcome, CallRecord, RingAttempt, utcnow
 from ..redis_conn import get_redis
 from ..routing import dispatch
@@ -144,7 +145,7 @@ def route() -> Response:
             body = _ring_next(session, record, state, again=False)
     except SQLAlchemyError as exc:
         # Without the roster nobody can be rung: the caller hears the numbers, never silence.
-        log.error("call %s: routing failed, database error %s", sid, type(exc).__name__)
+        log.error("call %s: routing failed (%s)", sid, cause(exc), exc_info=exc)
         body = _caller_step("nobody_available", state)
     return xml(body)
 
@@ -175,7 +176,7 @@ def dial_result() -> Response:
                 return xml(_goodbye())
             body = _ring_next(session, record, state, again=True)
     except SQLAlchemyError as exc:
-        log.error("call %s: dial result lost, database error %s", sid, type(exc).__name__)
+        log.error("call %s: dial result lost (%s)", sid, cause(exc), exc_info=exc)
         body = _caller_step("nobody_available", state)
     return xml(body)
 
@@ -241,7 +242,7 @@ def whisper() -> Response:
             said = _whisper_utterances(attempt.call, language)
             answer_url = url("/twilio/whisper/answer", attempt=attempt.id, tries=tries)
     except SQLAlchemyError as exc:
-        log.error("whisper unavailable, database error %s", type(exc).__name__)
+        log.error("whisper unavailable (%s)", cause(exc), exc_info=exc)
         return xml(_hang_up_volunteer("ru", thank=False))
     # No key: the answer handler decides (one repeat, then it counts as no answer).
     return xml(
@@ -271,7 +272,7 @@ def whisper_answer() -> Response:
             outcome = RingOutcome.DECLINED if digits else RingOutcome.NO_KEY
             dispatch.settle_whisper(attempt, outcome)
     except (SQLAlchemyError, RedisError) as exc:
-        log.error("whisper answer lost (%s): hanging up the volunteer", type(exc).__name__)
+        log.error("whisper answer lost (%s): hanging up the volunteer", cause(exc), exc_info=exc)
         return xml(_hang_up_volunteer("ru", thank=False))
     return xml(_hang_up_volunteer(language, thank=bool(digits)))
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ..calllog import records
 from ..ivr import engine
 from ..ivr.model import CallState, NodeKind, Step
+from ..logs import cause
 from ..models import CallRecord
 from . import consent, flow_registry, twiml
 from .dialing import close_call
@@ -188,8 +189,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
-        # Type only: a message or traceback could carry a caller's number into the logs.
-        log.error("unexpected %s on %s", type(exc).__name__, request.path)
+        # The filter (hotline.logs) masks any number in the message and the traceback.
+        log.error("unexpected error on %s (%s)", request.path, cause(exc), exc_info=exc)
         if request.path.startswith("/twilio/"):
             # 200 so Twilio plays it: the caller hears the emergency numbers, not an error tone.
             return safe_twiml(200)
