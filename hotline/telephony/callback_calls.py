@@ -30,8 +30,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from workers.queues import CALLBACKS
 
 from ..callbacks import attempts, outcomes, service
-from ..callbacks.config import load_config
-from ..callbacks.prompts import CallbackPrompts, load_prompts
+from ..callbacks.config import CallbackConfig
+from ..callbacks.prompts import CallbackPrompts
 from ..callbacks.runtime import CallbackRuntime
 from ..crypto import decrypt, make_fernet
 from ..db import get_db
@@ -41,7 +41,6 @@ from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, 
 from ..models.roster import Volunteer
 from ..redis_conn import get_redis
 from ..routing import claims
-from ..routing.policy import load_policy
 from ..routing.roster_queries import record_call_ended
 from . import twiml
 from .edge import audio_url, require_twilio_signature, xml
@@ -70,13 +69,10 @@ _LEG_STATUS = {
 # --- wiring ------------------------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Register the callback webhooks; a bad callbacks.yaml or prompts file stops start-up."""
-    settings = app.config["SETTINGS"]
-    app.extensions["callback_config"] = load_config(settings.config_dir / "callbacks.yaml")
-    app.extensions["callback_prompts"] = load_prompts(
-        settings.config_dir / "callback_prompts.yaml", settings.flows_dir
-    )
+def init_app(app: Flask, config: CallbackConfig, prompts: CallbackPrompts) -> None:
+    """Register the callback webhooks, with callbacks.yaml and its prompts (hotline.startup)."""
+    app.extensions["callback_config"] = config
+    app.extensions["callback_prompts"] = prompts
     app.register_blueprint(bp)
 
 
@@ -87,12 +83,8 @@ def runtime() -> CallbackRuntime:
     if built is None:
         settings = app.config["SETTINGS"]
         redis = get_redis()
-        config = app.extensions.get("callback_config") or load_config(
-            settings.config_dir / "callbacks.yaml"
-        )
-        routing = app.extensions.get("routing_policy") or load_policy(
-            settings.config_dir / "routing.yaml"
-        )
+        config = app.extensions["callback_config"]
+        routing = app.extensions["routing_policy"]
         built = CallbackRuntime(
             sessions=get_db().sessions,
             fernet=app.extensions.get("fernet") or make_fernet(settings.callback_encryption_keys),
@@ -110,12 +102,7 @@ def runtime() -> CallbackRuntime:
 
 
 def _prompts() -> CallbackPrompts:
-    prompts = current_app.extensions.get("callback_prompts")
-    if prompts is None:
-        settings = current_app.config["SETTINGS"]
-        prompts = load_prompts(settings.config_dir / "callback_prompts.yaml", settings.flows_dir)
-        current_app.extensions["callback_prompts"] = prompts
-    return prompts
+    return current_app.extensions["callback_prompts"]
 
 
 @contextmanager

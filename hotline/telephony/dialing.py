@@ -27,7 +27,7 @@ from ..models import CallOutcome, CallRecord, RingAttempt, utcnow
 from ..redis_conn import get_redis
 from ..routing import dispatch
 from ..routing.dispatch import NoOneToRing, Ring, RingOutcome
-from ..routing.policy import RoutingPolicy, load_policy
+from ..routing.policy import RoutingPolicy
 from . import consent, flow_registry, twiml
 from .edge import (
     audio_url,
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("dialing", __name__, url_prefix="/twilio")
 require_twilio_signature(bp)
 
-VOLUNTEER_FLOW = "volunteer"
+VOLUNTEER_FLOW = flow_registry.VOLUNTEER_FLOW
 # Long enough to hear the whisper once and press 1; a voicemail greeting runs out of it and fails.
 WHISPER_KEY_TIMEOUT_SECONDS = 8
 _WHISPER_REPEATS = 1  # one more chance to hear the whisper before the leg counts as no answer
@@ -293,16 +293,7 @@ def close_call(record: CallRecord, now: datetime | None = None) -> None:
     dispatch.release_all(get_redis(), record)
 
 
-def init_app(app: Flask) -> None:
-    """Load the routing policy (refusing to start on a bad one) and the roster's cipher."""
-    config = app.config["SETTINGS"]
-    app.extensions["routing_policy"] = load_policy(config.config_dir / "routing.yaml")
-    app.extensions["fernet"] = make_fernet(config.callback_encryption_keys)
-    volunteer_flow = app.extensions["flows"].get(VOLUNTEER_FLOW)
-    nodes = set(volunteer_flow.nodes) if volunteer_flow else set()
-    missing = {"whisper_accept", "whisper_declined", "still_trying"} - nodes
-    if missing:
-        raise flow_registry.FlowSetupError(
-            f"{config.flows_dir}: flow '{VOLUNTEER_FLOW}' lacks "
-            f"node(s) {', '.join(sorted(missing))}"
-        )
+def init_app(app: Flask, routing: RoutingPolicy) -> None:
+    """Route with this policy (checked by hotline.startup) and the roster's cipher."""
+    app.extensions["routing_policy"] = routing
+    app.extensions["fernet"] = make_fernet(app.config["SETTINGS"].callback_encryption_keys)

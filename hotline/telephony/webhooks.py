@@ -18,6 +18,7 @@ from ..ivr import engine
 from ..ivr.model import CallState, NodeKind, Step
 from ..logs import cause
 from ..models import CallRecord
+from ..startup import StartupFiles
 from . import consent, flow_registry, twiml
 from .dialing import close_call
 from .edge import (
@@ -156,13 +157,13 @@ def fallback() -> Response:
 # --- wiring -----------------------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Load the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
+def init_app(app: Flask, files: StartupFiles) -> None:
+    """Serve the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
     from . import callback_calls, dialing
 
-    flow_registry.init_app(app)
-    dialing.init_app(app)
-    callback_calls.init_app(app)
+    flow_registry.init_app(app, files.flows)
+    dialing.init_app(app, files.routing)
+    callback_calls.init_app(app, files.callbacks, files.prompts)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
 
