@@ -5,9 +5,10 @@ worker's job failures all pass their text through `redact`.
 
 Two passes. First the spans that are known not to be phone numbers are set aside: Twilio SIDs,
 UUIDs and other long hex ids, the hotline's own job ids, dates and times, decimal durations, IPv4
-addresses with their port, process ids. Everything else is searched for digit runs, and a run with
-seven or more digits is masked, however it is written: E.164, national (8 701 ...), with spaces,
-dashes, dots or brackets between the digits, or URL-encoded (%2B7..., %20, + for a space).
+addresses with their port, process ids, an HTTP client's status and size. Everything else is
+searched for digit runs, and a run with seven or more digits is masked, however it is written:
+E.164, national (8 701 ...), with spaces, dashes, dots, slashes or brackets between the digits, or
+URL-encoded (%2B7..., %20, + for a space).
 
 The rules err on the side of masking: a masked id is an inconvenience, a logged number is a breach.
 So a kept span must be exactly one of the shapes below, and not glued to the digits of a longer
@@ -54,6 +55,8 @@ _KEPT = [
     r"(?<![A-Za-z0-9])PT(?:\d{1,3}H)?(?:\d{1,3}M)?\d{1,6}(?:\.\d{1,9})?S(?![A-Za-z0-9])",
     # IPv4 addresses, with their port.
     rf"{_NOT_AFTER_DIGITS}{_OCTET}(?:\.{_OCTET}){{3}}(?::\d{{1,5}})?{_NOT_BEFORE_DIGITS}",
+    # urllib3's response line ("POST /x HTTP/1.1" 201 1946): the status and the body's size.
+    r'(?<=HTTP/\d\.\d" )[1-5]\d\d (?:\d{1,12}|None)(?!\d)',
     # Process ids (gunicorn's "Booting worker with pid: 4194303", RQ's "PID 12345").
     r"(?<![A-Za-z])(?i:pid):? ?\d{1,7}(?!\d)",
 ]

@@ -37,6 +37,7 @@ JOB = "7f0e4d1c-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
         ("from +1 415 867 5309", f"from {MASK}"),
         ("from 555 0123", f"from {MASK}"),  # seven digits: a city number
         ("tel:+77015550123", f"tel:{MASK}"),
+        ('"GET /x?To=87015550123 HTTP/1.1" 200 19', f'"GET /x?To={MASK} HTTP/1.1" 200 19'),
         ("phone='8 701 555 01 23'", f"phone='{MASK}'"),
         ("from +7\u00a0701\u00a0555\u00a001\u00a023", f"from {MASK}"),  # no-break spaces
         ("from +7 701 555\u201301\u201323", f"from {MASK}"),  # en dashes
@@ -87,6 +88,7 @@ def test_every_way_of_writing_a_phone_number_is_masked(text, expected):
         # addresses and ports, process ids
         "Listening at: http://127.0.0.1:5000 (41943)",
         "Booting worker with pid: 4194303",
+        'urllib3.connectionpool: http://127.0.0.1:39285 "POST /Calls.json HTTP/1.1" 201 1946',
         "proxy 10.120.200.255:65535 -> 192.168.1.10",
         # short numbers: ids, counts, statuses
         "worker 12345",
