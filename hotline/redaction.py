@@ -63,10 +63,13 @@ _KEPT = [
 _KEPT_SPANS = re.compile("|".join(f"(?:{pattern})" for pattern in _KEPT))
 
 
+def _is_long(run: str) -> bool:
+    return sum(ch.isdigit() for ch in _ENCODED.sub("", run)) >= MIN_PHONE_DIGITS
+
+
 def _mask(match: re.Match[str]) -> str:
     run = match.group(0)
-    digits = sum(ch.isdigit() for ch in _ENCODED.sub("", run))
-    return MASK if digits >= MIN_PHONE_DIGITS else run
+    return MASK if _is_long(run) else run
 
 
 def _mask_numbers(text: str) -> str:
@@ -75,6 +78,8 @@ def _mask_numbers(text: str) -> str:
 
 def redact(text: str) -> str:
     """`text` with every phone number masked and the ids, times and addresses around it kept."""
+    if not any(_is_long(run.group(0)) for run in _PHONE_RUN.finditer(text)):
+        return text  # most lines: no run of seven digits at all, nothing to keep or mask
     pieces: list[str] = []
     position = 0
     for kept in _KEPT_SPANS.finditer(text):
