@@ -45,7 +45,7 @@ _KEPT = [
     # Long hex ids with at least one letter (RQ's worker names, digests); 32+ digits is no phone.
     r"(?<![A-Za-z0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{32,64}(?![A-Za-z0-9])",
     # The hotline's own job ids: callback-{request id}-{version}, callbacks-sweep-{time slot}.
-    r"(?<![\w-])(?:callback-\d{1,12}-\d{1,9}|callbacks-sweep-\d{1,12})(?![\w-])",
+    r"(?<![\w-])(?:callback-\d{1,9}-\d{1,6}|callbacks-sweep-\d{1,12})(?![\w-])",
     # ISO dates, with a time and a zone when they have one (2026-11-29T00:11:37.123456+05:00).
     rf"{_NOT_AFTER_DIGITS}{_DATE}(?:[T ]{_TIME}{_ZONE}?)?{_NOT_BEFORE_DIGITS}",
     # Times and h:mm:ss durations (00:11:37,123 or RQ's 0:00:00.523456).

@@ -56,6 +56,7 @@ JOB = "7f0e4d1c-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
         ("8 2012-05-17 89", MASK),
         ("+7 212.155.12.34", MASK),
         (f"{SID}77015550123", f"CA26c6d5a7940be{MASK}b3661b8e{MASK}"),
+        ("job callback-7015550123-1", f"job callback-{MASK}"),  # no request id is that long
         # a number inside an exception's message, as repr() quotes it
         ("ValueError('bad number +77015550123')", f"ValueError('bad number {MASK}')"),
     ],
