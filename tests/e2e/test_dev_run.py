@@ -115,8 +115,14 @@ class DevRun:
         self.reader.join(10)
         return code
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
+    def stop(self) -> None:
+        """After a failed test: Ctrl-C, so ./dev stops its children (each in a session of its own,
+        which a kill of ./dev would leave running); a kill only if that does not end it."""
+        if self.process.poll() is not None:
+            return
+        try:
+            self.ctrl_c()
+        except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
@@ -129,7 +135,7 @@ def running(checkout: Path) -> Iterator[tuple[DevRun, int]]:
         run.wait_for("./dev hotline users create", timeout=120)  # the banner's last command
         yield run, port
     finally:
-        run.kill()  # a no-op once the test pressed Ctrl-C
+        run.stop()  # a no-op once the test pressed Ctrl-C
 
 
 def test_a_broken_flow_stops_dev_run_with_the_list_of_problems_and_nothing_else(checkout, tmp_path):
