@@ -10,12 +10,17 @@ __all__ = ["Settings", "SettingsError", "create_app"]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app; refuses to start on bad settings or invalid IVR flows."""
+    """Build the WSGI app; refuses to start on bad settings, flows or config files.
+
+    Raises SettingsError or hotline.startup.StartupError, each listing every problem.
+    """
     from . import db, logs, redis_conn
-    from .dashboard import views as dashboard
+    from .dashboard import wiring as dashboard
+    from .startup import load_files
     from .telephony import webhooks
 
     settings = settings or Settings.from_env()
+    files = load_files(settings)
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
@@ -24,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.init_app(app)
     db.init_app(app)
     redis_conn.init_app(app)
-    webhooks.init_app(app)
+    webhooks.init_app(app, files)
     dashboard.init_app(app)
     if settings.proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix

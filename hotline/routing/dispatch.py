@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from ..crypto import decrypt
+from ..logs import cause
 from ..models import CallRecord, RingAttempt
 from ..models.roster import Volunteer
 from . import claims
@@ -125,7 +126,7 @@ def _claim(redis: Redis | None, ids: Sequence[int], owner: str, ttl: int, limit:
     except RedisError as exc:
         # Without Redis we cannot promise one call per volunteer, but a caller in danger must
         # still reach someone: ring unclaimed (a busy volunteer's phone just reports busy).
-        log.error("claims unavailable (%s): ringing without a claim", type(exc).__name__)
+        log.error("claims unavailable (%s): ringing without a claim", cause(exc), exc_info=exc)
         return list(ids[:limit])
 
 
@@ -222,4 +223,4 @@ def _quietly(func, *args) -> None:  # type: ignore[no-untyped-def]
     try:
         func(*args)
     except RedisError as exc:
-        log.warning("claim update failed (%s); it will expire by itself", type(exc).__name__)
+        log.warning("claim update failed (%s); it will expire by itself", cause(exc), exc_info=exc)

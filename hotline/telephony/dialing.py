@@ -22,11 +22,12 @@ from ..crypto import make_fernet
 from ..db import get_db
 from ..ivr import engine, speech
 from ..ivr.model import CallState, Utterance
+from ..logs import cause
 from ..models import CallOutcome, CallRecord, RingAttempt, utcnow
 from ..redis_conn import get_redis
 from ..routing import dispatch
 from ..routing.dispatch import NoOneToRing, Ring, RingOutcome
-from ..routing.policy import RoutingPolicy, load_policy
+from ..routing.policy import RoutingPolicy
 from . import consent, flow_registry, twiml
 from .edge import (
     audio_url,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("dialing", __name__, url_prefix="/twilio")
 require_twilio_signature(bp)
 
-VOLUNTEER_FLOW = "volunteer"
+VOLUNTEER_FLOW = flow_registry.VOLUNTEER_FLOW
 # Long enough to hear the whisper once and press 1; a voicemail greeting runs out of it and fails.
 WHISPER_KEY_TIMEOUT_SECONDS = 8
 _WHISPER_REPEATS = 1  # one more chance to hear the whisper before the leg counts as no answer
@@ -144,7 +145,7 @@ def route() -> Response:
             body = _ring_next(session, record, state, again=False)
     except SQLAlchemyError as exc:
         # Without the roster nobody can be rung: the caller hears the numbers, never silence.
-        log.error("call %s: routing failed, database error %s", sid, type(exc).__name__)
+        log.error("call %s: routing failed (%s)", sid, cause(exc), exc_info=exc)
         body = _caller_step("nobody_available", state)
     return xml(body)
 
@@ -175,7 +176,7 @@ def dial_result() -> Response:
                 return xml(_goodbye())
             body = _ring_next(session, record, state, again=True)
     except SQLAlchemyError as exc:
-        log.error("call %s: dial result lost, database error %s", sid, type(exc).__name__)
+        log.error("call %s: dial result lost (%s)", sid, cause(exc), exc_info=exc)
         body = _caller_step("nobody_available", state)
     return xml(body)
 
@@ -241,7 +242,7 @@ def whisper() -> Response:
             said = _whisper_utterances(attempt.call, language)
             answer_url = url("/twilio/whisper/answer", attempt=attempt.id, tries=tries)
     except SQLAlchemyError as exc:
-        log.error("whisper unavailable, database error %s", type(exc).__name__)
+        log.error("whisper unavailable (%s)", cause(exc), exc_info=exc)
         return xml(_hang_up_volunteer("ru", thank=False))
     # No key: the answer handler decides (one repeat, then it counts as no answer).
     return xml(
@@ -271,7 +272,7 @@ def whisper_answer() -> Response:
             outcome = RingOutcome.DECLINED if digits else RingOutcome.NO_KEY
             dispatch.settle_whisper(attempt, outcome)
     except (SQLAlchemyError, RedisError) as exc:
-        log.error("whisper answer lost (%s): hanging up the volunteer", type(exc).__name__)
+        log.error("whisper answer lost (%s): hanging up the volunteer", cause(exc), exc_info=exc)
         return xml(_hang_up_volunteer("ru", thank=False))
     return xml(_hang_up_volunteer(language, thank=bool(digits)))
 
@@ -292,16 +293,7 @@ def close_call(record: CallRecord, now: datetime | None = None) -> None:
     dispatch.release_all(get_redis(), record)
 
 
-def init_app(app: Flask) -> None:
-    """Load the routing policy (refusing to start on a bad one) and the roster's cipher."""
-    config = app.config["SETTINGS"]
-    app.extensions["routing_policy"] = load_policy(config.config_dir / "routing.yaml")
-    app.extensions["fernet"] = make_fernet(config.callback_encryption_keys)
-    volunteer_flow = app.extensions["flows"].get(VOLUNTEER_FLOW)
-    nodes = set(volunteer_flow.nodes) if volunteer_flow else set()
-    missing = {"whisper_accept", "whisper_declined", "still_trying"} - nodes
-    if missing:
-        raise flow_registry.FlowSetupError(
-            f"{config.flows_dir}: flow '{VOLUNTEER_FLOW}' lacks "
-            f"node(s) {', '.join(sorted(missing))}"
-        )
+def init_app(app: Flask, routing: RoutingPolicy) -> None:
+    """Route with this policy (checked by hotline.startup) and the roster's cipher."""
+    app.extensions["routing_policy"] = routing
+    app.extensions["fernet"] = make_fernet(app.config["SETTINGS"].callback_encryption_keys)

@@ -16,6 +16,7 @@ from ..calllog import records
 from ..calllog.pseudonym import caller_key
 from ..db import get_db
 from ..ivr.model import TOPICS, CallState, Flow, Gather, RequestCallback, RouteTo, Step
+from ..logs import cause
 from ..models import CallRecord
 from ..settings import Settings
 from . import twiml
@@ -151,7 +152,7 @@ def with_record(call_sid: str, update: Callable[[CallRecord], None], create: boo
             update(record)
     except SQLAlchemyError as exc:
         # The call goes on without its record: a caller matters more than a statistic.
-        log.error("call record for %s not saved: database error %s", call_sid, type(exc).__name__)
+        log.error("call record for %s not saved (%s)", call_sid, cause(exc), exc_info=exc)
 
 
 def open_record(session: Session, call_sid: str) -> CallRecord:

@@ -23,6 +23,8 @@ from twilio.rest import Client
 
 from ..callbacks.runtime import DialError
 from ..calllog.twilio_purge import PurgeError
+from ..logs import cause
+from ..redaction import redact
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,10 +111,9 @@ class TwilioCalls:
                 timeout=timeout,
             )
         except TwilioRestException as exc:
-            # The code only: Twilio's message can quote the 'To' number.
-            raise DialError(f"twilio:{exc.code or exc.status}") from None
-        except (TwilioException, requests.RequestException):
-            raise DialError("network") from None
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
         return str(call.sid)
 
     def hang_up(self, call_sid: str) -> None:
@@ -120,9 +121,9 @@ class TwilioCalls:
         try:
             self.client.calls(call_sid).update(status="completed")
         except TwilioRestException as exc:
-            raise DialError(f"twilio:{exc.code or exc.status}") from None
-        except (TwilioException, requests.RequestException):
-            raise DialError("network") from None
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
 
     def child_call_sids(self, parent_sid: str) -> list[str]:
         """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
@@ -132,7 +133,7 @@ class TwilioCalls:
             page = self.client.calls.page(parent_call_sid=parent_sid, page_size=1000)
             return [str(call.sid) for call in page]
         except TwilioRestException as exc:
-            raise PurgeError(f"twilio:{exc.code or exc.status}") from None
+            raise PurgeError(_twilio_error(exc).code) from None
         except (TwilioException, requests.RequestException):
             raise PurgeError("network") from None
 
@@ -143,6 +144,16 @@ class TwilioCalls:
         except TwilioRestException as exc:
             if exc.status == 404:
                 return False  # deleted already (by an earlier try, or in the console)
-            raise PurgeError(f"twilio:{exc.code or exc.status}") from None
+            raise PurgeError(_twilio_error(exc).code) from None
         except (TwilioException, requests.RequestException):
             raise PurgeError("network") from None
+
+
+def _twilio_error(exc: TwilioRestException) -> DialError:
+    # Twilio's message can quote the 'To' number: masked here, at the source, and kept out of the
+    # code (which the database stores).
+    return DialError(f"twilio:{exc.code or exc.status}", redact(str(exc.msg or "")))
+
+
+def _network_error(exc: Exception) -> DialError:
+    return DialError("network", redact(cause(exc)))

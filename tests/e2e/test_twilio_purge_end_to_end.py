@@ -88,7 +88,7 @@ def test_every_leg_of_every_ended_call_is_deleted_at_twilio_and_reported(
     everything = live_sids + consent_sids + callback_sids
     # The delay, then a sweep queues the purges and the worker deletes them: within a few sweeps.
     wait_until(
-        lambda: not world.fake.calls, "Twilio to hold no call any more", timeout=SWEEP_SECONDS * 6
+        lambda: not world.fake.held(), "Twilio to hold no call any more", timeout=SWEEP_SECONDS * 6
     )
     assert sorted(world.fake.deleted) == sorted(everything)  # each exactly once
     # Children first: a call's legs are gone before the call itself.

@@ -73,7 +73,7 @@ def test_a_call_is_queued_once_after_the_delay_then_every_leg_is_deleted(
     assert (row.call_sid, row.source, row.status) == (CALLER_LEG, "call", "pending")
 
     assert twilio_purge.purge_call(session, twilio_of(fake), row.id, later) == "done"
-    assert fake.calls == {}
+    assert fake.held() == []
     assert fake.deleted == [*VOLUNTEER_LEGS, CALLER_LEG]  # the legs first, then the call
     row = only_row(session)
     assert (row.status, row.parent_deleted, row.children_deleted, row.already_gone) == (
@@ -118,7 +118,7 @@ def test_a_call_still_in_progress_at_twilio_is_retried_later_and_then_deleted(
         2,
         None,
     )
-    assert fake.calls == {}
+    assert fake.held() == []
 
 
 def test_a_call_twilio_no_longer_has_counts_as_already_gone(
