@@ -14,7 +14,9 @@ import re
 # C0 controls and DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
 # (which make a line read differently from what it holds).
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def strip_controls(text: str, keep_newlines: bool = False) -> str:
@@ -34,4 +36,3 @@ class ControlCharFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
-

@@ -99,7 +99,9 @@ class LocalTwilio:
         status = "in-progress" if in_progress else "completed"
         with self._lock:
             self.added = [c for c in self.added if c.sid != sid]
-            self.added.append(CreatedCall(sid, {}, time.perf_counter(), status=status, parent=parent))
+            self.added.append(
+                CreatedCall(sid, {}, time.perf_counter(), status=status, parent=parent)
+            )
 
     def held(self) -> list[str]:
         """The sids of every call still in Twilio's logs (not deleted)."""
@@ -242,7 +244,10 @@ class LocalTwilio:
                     failure = twilio.delete_failures.pop(0) if twilio.delete_failures else None
                     call = twilio._find(match.group(2))
                     if failure is None and call is not None and call.status == "in-progress":
-                        failure = (409, 20009)  # "Cannot delete this resource before it is complete"
+                        failure = (
+                            409,
+                            20009,
+                        )  # "Cannot delete this resource before it is complete"
                     if failure is None and call is not None and not call.deleted:
                         call.deleted, removed = True, True
                         twilio.deleted.append(call.sid)
@@ -260,7 +265,8 @@ class LocalTwilio:
                 parent = urllib.parse.parse_qs(query).get("ParentCallSid", [None])[0]
                 with twilio._lock:
                     calls = [call_resource(account, c) for c in twilio._children(parent)]
-                uri = f"/2010-04-01/Accounts/{account}/Calls.json"
+                # Absolute, as the spec's format "uri" asks (Twilio itself answers with a path).
+                uri = f"{twilio.base_url}/2010-04-01/Accounts/{account}/Calls.json"
                 self._json(
                     200,
                     {

@@ -161,3 +161,35 @@ def test_hanging_up_a_ringing_call_reports_it_canceled(
     assert webhooks.arrived.wait(10)
     ((path, form, _signature),) = webhooks.received
     assert path == "/ringing" and form["CallStatus"] == "canceled"
+
+
+def test_the_stand_in_lists_a_calls_legs_and_deletes_them_as_twilios_spec_says(
+    stand_in: LocalTwilio, validated_url: str, webhooks: Webhooks
+) -> None:
+    calls = calls_to(validated_url)
+    parent = place(calls, f"{webhooks.url}/status")
+    legs = ["CA" + "d" * 32, "CA" + "e" * 32]
+    for leg in legs:
+        stand_in.add_call(leg, parent=parent)
+    assert sorted(calls.child_call_sids(parent)) == legs  # GET Calls.json?ParentCallSid=, validated
+    for sid in [*legs, parent]:
+        assert calls.delete_call(sid) is True  # DELETE .../Calls/{Sid}.json: 204, validated
+    assert calls.child_call_sids(parent) == []
+    assert not {parent, *legs} & set(stand_in.held())
+    assert stand_in.deleted[-3:] == [*legs, parent]
+
+
+def test_the_stand_in_refuses_to_delete_a_call_in_progress_and_forgets_a_deleted_one(
+    stand_in: LocalTwilio,
+) -> None:
+    from hotline.calllog.twilio_purge import PurgeError
+
+    calls = calls_to(stand_in.base_url)  # Twilio's errors are not in its spec: not proxied
+    sid = "CA" + "f" * 32
+    stand_in.add_call(sid, in_progress=True)
+    with pytest.raises(PurgeError) as error:
+        calls.delete_call(sid)
+    assert error.value.code == "twilio:20009"
+    stand_in.add_call(sid)  # it has ended
+    assert calls.delete_call(sid) is True
+    assert calls.delete_call(sid) is False  # 404: deleted already
