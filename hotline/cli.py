@@ -110,6 +110,20 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     return create_account(_settings(), args.username, args.role, args.volunteer)
 
 
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    """End the pause an account is in after wrong passwords."""
+    from .dashboard.accounts.cli import unlock_account
+
+    return unlock_account(_settings(), args.username)
+
+
+def cmd_users_reset_password(args: argparse.Namespace) -> int:
+    """Give an account a new password (stdin, or typed twice); its sessions end."""
+    from .dashboard.accounts.cli import reset_password
+
+    return reset_password(_settings(), args.username)
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     """Delete call metadata older than the retention period (HOTLINE_RETENTION_DAYS)."""
     from datetime import timedelta
@@ -225,6 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["supervisor", "volunteer"])
     create.add_argument("--volunteer", metavar="HANDLE", help="link to this roster volunteer")
     create.set_defaults(func=cmd_users_create)
+    unlock = users.add_parser("unlock", help="end an account's pause after wrong passwords")
+    unlock.add_argument("username")
+    unlock.set_defaults(func=cmd_users_unlock)
+    reset = users.add_parser(
+        "reset-password",
+        help="set a new password (read from stdin when it is not a terminal); sessions end",
+    )
+    reset.add_argument("username")
+    reset.set_defaults(func=cmd_users_reset_password)
 
     purge = sub.add_parser("purge", help="delete call metadata past the retention period")
     purge.add_argument("--days", type=int, help="default: HOTLINE_RETENTION_DAYS (365)")

@@ -78,6 +78,9 @@ ROUTES: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("GET", "/dashboard/users", None, SUPERVISOR_PAGE),
     ("POST", "/dashboard/users/{other_user}/disable", {}, SUPERVISOR_ACTION),
     ("POST", "/dashboard/users/{disabled_user}/enable", {}, SUPERVISOR_ACTION),
+    ("GET", "/dashboard/account/password", None, expect(302, 200, 200)),
+    # A wrong current password: the page again, nothing changed.
+    ("POST", "/dashboard/account/password", {"current": "x"}, expect(401, 200, 200)),
     ("POST", "/dashboard/logout", {}, expect(401, 302, 302)),
     ("POST", "/dashboard/language", {"lang": "kk"}, expect(302, 302, 302)),
     ("POST", "/dashboard/login", {"username": "x", "password": "y"}, expect(200, 200, 200)),

@@ -164,8 +164,16 @@ class Dashboard:
         assert match, f"no CSRF token on {page}"
         return match.group(1)
 
-    def login(self, username: str, password: str = PASSWORD, next: str | None = None):
+    def login(
+        self,
+        username: str,
+        password: str = PASSWORD,
+        next: str | None = None,
+        address: str | None = None,
+    ):
+        """Sign in (from `address`, else the test client's 127.0.0.1)."""
         query = f"?next={next}" if next else ""
+        where = {"environ_base": {"REMOTE_ADDR": address}} if address else {}
         return self.client.post(
             f"/dashboard/login{query}",
             data={
@@ -173,6 +181,7 @@ class Dashboard:
                 "password": password,
                 "csrf_token": self.token(self._token_page()),
             },
+            **where,
         )
 
     def post(self, path: str, data: dict[str, Any] | None = None, token_from: str | None = None):

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
-from . import audit_log, login, users_page  # noqa: E402, F401 - their routes, on bp
+from . import audit_log, login, password_page, users_page  # noqa: E402, F401 - routes, on bp

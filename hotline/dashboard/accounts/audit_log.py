@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from ...db import get_session
 from ...models.audit import AuditEvent
+from ..web import audit
 from ..web.audit import ACTIONS
 from ..web.i18n import ngettext
 from ..web.params import BadParams, one_of, page_number
@@ -45,6 +46,7 @@ def audit_log() -> ResponseReturnValue:
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     ).all()
+    audit.record_view("audit_view", "audit_log")
     return render_template(
         "accounts/audit.html",
         events=events,

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from ...db import get_session
-from ...models.account import User
 from ..web import audit
 from ..web.clock import now
 from ..web.cookies import COOKIE_PATH, secure_cookies
 from ..web.i18n import COOKIE_NAME as LANG_COOKIE
 from ..web.i18n import LANGUAGES
 from ..web.i18n import gettext as _
-from . import bp, sessions
+from . import bp, known_browsers, sessions, sign_in
 from .access import current_user, requires, safe_next
-from .passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
-from .users import is_locked, register_failure, register_success
+from .passwords import MAX_LENGTH, hash_password, needs_rehash
+from .sign_in import Verdict
 
 
 def _login_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
@@ -40,26 +38,20 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/login")
 def login_post() -> ResponseReturnValue:
-    """Check the password; on success start a brand-new session (new id, new CSRF token)."""
+    """Check the password within the limits (sign_in.py); on success start a brand-new session
+    (new id, new CSRF token)."""
     db = get_session()
     at = now()
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:MAX_LENGTH]
-    user = db.scalar(select(User).where(User.username == username)) if username else None
-    usable = user is not None and user.active and not is_locked(user, at)
-    # Always one argon2 verification, even for an unknown account, so timing tells nothing.
-    ok = verify_password(user.password_hash if usable and user else None, password)
-    if not ok or user is None:
-        if user is not None and usable:
-            register_failure(user, at)
-        audit.record(
-            "login_failed",
-            "user",
-            user.id if user else None,
-            detail=_failure_reason(user, usable),
-            username=user.username if user else None,
+    tried = sign_in.attempt(db, username, password, at)
+    if tried.verdict is Verdict.THROTTLED:
+        page, status = _login_page(
+            _("Too many sign-in attempts. Please wait a minute, then try again."), 429
         )
-        db.commit()
+        return page, status, {"Retry-After": str(tried.retry_after)}
+    user = tried.user
+    if tried.verdict is not Verdict.SIGNED_IN or user is None:
         # One message for every failure: it must not tell whether the account exists.
         return _login_page(
             _(
@@ -70,7 +62,6 @@ def login_post() -> ResponseReturnValue:
         )
     sessions.end(db, request.cookies.get(sessions.COOKIE_NAME))
     sessions.purge_expired(db, at)
-    register_success(user, at)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     chosen = request.cookies.get(LANG_COOKIE)
@@ -84,16 +75,8 @@ def login_post() -> ResponseReturnValue:
     target = safe_next(request.args.get("next")) or url_for("dashboard.accounts.index")
     response = redirect(target)
     sessions.set_cookie(response, token)
+    known_browsers.remember(response, user.id, tried.browser)
     return response
-
-
-def _failure_reason(user: User | None, usable: bool) -> str:
-    # For the audit trail only; the person at the keyboard always reads the same message.
-    if user is None:
-        return "unknown account"
-    if not user.active:
-        return "account disabled"
-    return "wrong password" if usable else "account paused after failures"
 
 
 @bp.post("/logout")

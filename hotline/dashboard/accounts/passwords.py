@@ -5,8 +5,17 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-MIN_LENGTH = 12
-MAX_LENGTH = 256  # argon2 copes with any length; the cap only bounds a form post
+from .password_policy import MAX_LENGTH, MIN_LENGTH, PasswordProblem, password_problem
+
+__all__ = [
+    "MAX_LENGTH",
+    "MIN_LENGTH",
+    "PasswordProblem",
+    "hash_password",
+    "needs_rehash",
+    "password_problem",
+    "verify_password",
+]
 
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 # Verified against when the account does not exist, so unknown and known usernames take the
@@ -30,12 +39,3 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def needs_rehash(stored_hash: str) -> bool:
     """True when the stored hash used weaker parameters than today's."""
     return _HASHER.check_needs_rehash(stored_hash)
-
-
-def password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None when it is acceptable."""
-    if len(password) < MIN_LENGTH:
-        return f"the password must be at least {MIN_LENGTH} characters long"
-    if len(password) > MAX_LENGTH:
-        return f"the password must be at most {MAX_LENGTH} characters long"
-    return None

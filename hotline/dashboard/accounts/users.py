@@ -1,22 +1,18 @@
-"""Dashboard accounts: creation, disabling, and per-account login throttling."""
+"""Dashboard accounts: creation, disabling, new passwords (the per-account limit: lockout.py)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ...models.account import DashboardSession, Role, User
 from ...models.roster import Volunteer
+from .lockout import unlock
 from .passwords import hash_password, password_problem
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
-# Five free tries for typos, then 1, 2, 4 ... minutes, at most an hour: slow enough to stop
-# guessing, short enough that an attacker cannot keep a supervisor out for a whole shift.
-FREE_FAILURES = 5
-MAX_LOCK = timedelta(minutes=60)
 
 
 class AccountError(ValueError):
@@ -32,9 +28,9 @@ def create_user(
         raise AccountError("the username must be 2-64 lowercase letters, digits, '.', '_' or '-'")
     if role not in {r.value for r in Role}:
         raise AccountError("the role must be supervisor or volunteer")
-    problem = password_problem(password)
+    problem = password_problem(password, username)
     if problem:
-        raise AccountError(problem)
+        raise AccountError(problem.value)
     if db.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"an account named {username!r} already exists")
     volunteer_id = None
@@ -64,7 +60,7 @@ def set_active(db: Session, user: User, active: bool) -> None:
     if not active:
         end_all_sessions(db, user.id)
     else:
-        user.failed_logins, user.locked_until = 0, None
+        unlock(user)
 
 
 def end_all_sessions(db: Session, user_id: int) -> None:
@@ -72,19 +68,12 @@ def end_all_sessions(db: Session, user_id: int) -> None:
     db.execute(delete(DashboardSession).where(DashboardSession.user_id == user_id))
 
 
-def is_locked(user: User, now: datetime) -> bool:
-    """Whether the account is in a throttling pause right now."""
-    return user.locked_until is not None and user.locked_until > now
-
-
-def register_failure(user: User, now: datetime) -> None:
-    """Count a wrong password; from the fifth on, pause the account for 1, 2, 4 ... minutes."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    extra = user.failed_logins - FREE_FAILURES
-    if extra >= 0:
-        user.locked_until = now + min(timedelta(minutes=2 ** min(extra, 10)), MAX_LOCK)
-
-
-def register_success(user: User, now: datetime) -> None:
-    """Reset the throttling after a successful login."""
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+def set_password(db: Session, user: User, password: str) -> None:
+    """Give the account a new password (refused like any new one) and end all its sessions;
+    the pause after wrong passwords ends too (the caller commits)."""
+    problem = password_problem(password, user.username)
+    if problem:
+        raise AccountError(problem.value)
+    user.password_hash = hash_password(password)
+    end_all_sessions(db, user.id)
+    unlock(user)

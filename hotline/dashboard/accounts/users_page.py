@@ -10,8 +10,10 @@ from ...db import get_session
 from ...models.account import User
 from ...models.roster import Volunteer
 from ..web import audit
+from ..web.clock import now
 from . import bp
 from .access import current_user, supervisor_only
+from .lockout import paused_until
 from .users import set_active
 
 
@@ -30,7 +32,10 @@ def users() -> ResponseReturnValue:
             )
         )
     }
-    return render_template("accounts/users.html", accounts=accounts, linked=linked)
+    at = now()
+    paused = {a.id for a in accounts if paused_until(a, at) is not None}
+    audit.record_view("users_view", "accounts")
+    return render_template("accounts/users.html", accounts=accounts, linked=linked, paused=paused)
 
 
 def _account(user_id: int) -> User:

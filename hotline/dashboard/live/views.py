@@ -26,6 +26,7 @@ from . import bp
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 15
+LIVE_AUDIT_SECONDS = 600
 # A record still open after the longest allowed call (Dial timeLimit, 4 h) lost its status
 # callback; it is not "live" any more.
 STALE_AFTER = timedelta(hours=4)
@@ -71,6 +72,8 @@ def live() -> ResponseReturnValue:
         .where(CallbackRequest.status.in_(OPEN_STATUSES))
         .order_by(CallbackRequest.created_at)
     ).all()
+    # The page reloads itself: one row per 10 minutes of watching, not one per reload.
+    audit.record_view("live_view", every=LIVE_AUDIT_SECONDS)
     return render_template(
         "live/live.html",
         stages=stages,

@@ -8,14 +8,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ...account_links import disable_volunteer_accounts
 from ...crypto import decrypt, encrypt, make_fernet
 from ...db import get_session
-from ...models.account import User
 from ...models.roster import Volunteer
 from ...routing.policy import DAYS, LANGUAGES, ROLES, TOPICS
 from ...routing.roster_file import VolunteerSpec
 from ..accounts.access import supervisor_only
-from ..accounts.users import set_active
 from ..web import audit
 from . import bp
 from .forms import check_volunteer
@@ -96,6 +95,7 @@ def roster() -> ResponseReturnValue:
         )
         .all()
     )
+    audit.record_view("roster_view", "roster")
     return render_template("roster/roster.html", volunteers=volunteers)
 
 
@@ -135,6 +135,7 @@ def volunteer_edit(volunteer_id: int):
     """Edit a volunteer; leaving the phone empty keeps the stored number."""
     volunteer = _volunteer(volunteer_id)
     if request.method == "GET":
+        audit.record_view("volunteer_view", "volunteer", volunteer.id)
         values = {
             "handle": volunteer.handle,
             "display_name": volunteer.display_name,
@@ -186,8 +187,8 @@ def volunteer_deactivate(volunteer_id: int) -> ResponseReturnValue:
     volunteer = _volunteer(volunteer_id)
     db = get_session()
     volunteer.active = False
-    for account in db.scalars(select(User).where(User.volunteer_id == volunteer.id)):
-        set_active(db, account, False)
+    # The same as `hotline roster import` does for a volunteer missing from the file.
+    disable_volunteer_accounts(db, [volunteer.id])
     audit.record("volunteer_deactivate", "volunteer", volunteer.id)
     db.commit()
     return redirect(url_for("dashboard.roster.roster"))

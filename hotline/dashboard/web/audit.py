@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import phonenumbers
 from flask import g, request
+from sqlalchemy import select
 
 from ...db import get_session
 from ...models.audit import AuditEvent
@@ -36,6 +38,15 @@ ACTIONS = (
     "availability_change",
     "account_disable",
     "account_enable",
+    "login_throttled",  # one row per minute and scope, with the count (accounts/refusals.py)
+    "password_change",
+    "password_reset",
+    "account_unlock",
+    "live_view",
+    "roster_view",
+    "volunteer_view",
+    "users_view",
+    "audit_view",
 )
 
 
@@ -76,6 +87,30 @@ def record(
             ip=client_ip(),
         )
     )
+
+
+def record_view(
+    action: str, object_type: str | None = None, object_id: object = None, every: int = 0
+) -> None:
+    """Audit a page view and commit it. With `every` (seconds), a page that reloads itself
+    writes one row per user and object that often, not one per reload."""
+    user = g.get("user")
+    if every and user is not None:
+        since = now() - timedelta(seconds=every)
+        recent = get_session().scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.user_id == user.id,
+                AuditEvent.action == action,
+                AuditEvent.at > since,
+                AuditEvent.object_id == (None if object_id is None else str(object_id)[:64]),
+            )
+            .limit(1)
+        )
+        if recent is not None:
+            return
+    record(action, object_type, object_id)
+    get_session().commit()
 
 
 def client_ip() -> str | None:

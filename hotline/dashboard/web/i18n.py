@@ -81,6 +81,15 @@ AUDIT_LABELS = {
     "availability_change": N_("Changed availability"),
     "account_disable": N_("Disabled an account"),
     "account_enable": N_("Enabled an account"),
+    "login_throttled": N_("Sign-in attempts refused"),
+    "password_change": N_("Changed their password"),
+    "password_reset": N_("Password reset at the server"),
+    "account_unlock": N_("Account unpaused at the server"),
+    "live_view": N_("Viewed the live view"),
+    "roster_view": N_("Viewed the roster"),
+    "volunteer_view": N_("Viewed a volunteer"),
+    "users_view": N_("Viewed the accounts"),
+    "audit_view": N_("Viewed the audit log"),
 }
 # What an audited action was done to (AuditEvent.object_type).
 OBJECT_LABELS = {
