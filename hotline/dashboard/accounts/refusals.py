@@ -2,15 +2,17 @@
 
 A flood must not write one audit row per guess. The first refusal in a minute opens one row for
 its scope (the client address, the whole site, or the paused account); later refusals add to a
-counter in Redis, and the row is rewritten with the count at 1-10, 20, 50, 100, 200, 500... and
-exactly when the scope's next minute begins. So a flood of any size writes a few rows a minute,
-and each says how many attempts it stands for.
+counter in Redis, and the row is rewritten with the count: at each of the first EXACT_UP_TO
+refusals, then at most once a second per web process, and exactly when the scope's next minute
+begins. So a flood of any size writes a few rows a minute, and each says how many attempts it
+stands for (to within the last second of a flood faster than EXACT_UP_TO a minute).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from redis import Redis
@@ -22,6 +24,7 @@ from ...models.audit import AuditEvent
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
+EXACT_UP_TO = 100
 ACTION = "login_throttled"
 _KEY = "hotline:login:refused:{}:{}"
 _REASONS = {
@@ -29,14 +32,6 @@ _REASONS = {
     "site": "too many attempts on the whole site",
     "account": "the account is paused after wrong passwords",
 }
-
-
-def _rewrite_at(count: int) -> bool:
-    if count <= 10:
-        return True
-    while count % 10 == 0:
-        count //= 10
-    return count in (1, 2, 5)
 
 
 def _detail(count: int, reason: str, window: int) -> str:
@@ -53,6 +48,7 @@ class RefusalCounter:
     def __init__(self, redis: Redis | None) -> None:
         self.redis = redis
         self._local: dict[str, int] = {}
+        self._rewritten: dict[int, float] = {}  # row id -> time.monotonic() of its last rewrite
         self._lock = threading.Lock()
 
     def count(
@@ -84,9 +80,22 @@ class RefusalCounter:
             db.flush()
             self._remember(key, event.id)
             self._finish(db, _KEY.format(scope, window - 1), reason, window - 1)
-        elif row_id is not None and _rewrite_at(count):
+        elif row_id is not None and self._due(row_id, count):
             self._rewrite(db, row_id, count, reason, window)
         db.commit()
+
+    def _due(self, row_id: int, count: int) -> bool:
+        """Rewrite the row now? Each time up to EXACT_UP_TO, then once a second."""
+        if count <= EXACT_UP_TO:
+            return True
+        with self._lock:
+            if len(self._rewritten) > 10_000:
+                self._rewritten.clear()
+            last = self._rewritten.get(row_id, 0.0)
+            if time.monotonic() - last < 1.0:
+                return False
+            self._rewritten[row_id] = time.monotonic()
+        return True
 
     def _incr(self, key: str) -> tuple[int, int | None]:
         if self.redis is not None:
