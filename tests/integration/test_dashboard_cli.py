@@ -1,4 +1,5 @@
-"""`hotline users create`: the password from standard input, argon2id, a link to the roster."""
+"""`hotline users create | unlock | reset-password`: the password from standard input, argon2id,
+a link to the roster, the policy for new passwords, the pause ended, every session ended."""
 
 from __future__ import annotations
 
@@ -82,6 +83,9 @@ def test_a_volunteer_account_is_linked_to_their_roster_entry(url):
         (("x1", "--role", "volunteer"), None, "needs --volunteer HANDLE"),
         (("x1", "--role", "volunteer", "--volunteer", "nobody"), None, "no volunteer with handle"),
         (("x1", "--role", "supervisor"), "short\n", "at least 12 characters"),
+        (("x1", "--role", "supervisor"), "passwordpass\n", "too easy to guess"),
+        (("x1", "--role", "supervisor"), "password1234\n", "common or breached"),
+        (("mira.k", "--role", "supervisor"), "mira.k spring garden\n", "contain the username"),
         (("Bad Name!", "--role", "supervisor"), None, "the username must be"),
     ],
 )
@@ -140,3 +144,76 @@ def test_at_a_terminal_the_password_is_typed_twice(url):
     assert "Password again" in shown and "created supervisor account 'boss'" in shown
     assert "passphrase" not in shown  # getpass does not echo
     assert [user.username for user in users(url)] == ["boss"]
+
+
+def users_command(url: str, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **test_env(DATABASE_URL=url)}
+    return subprocess.run(
+        [HOTLINE, "users", *args],
+        input=password,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def paused_with_sessions(url: str) -> User:
+    """boss: five wrong passwords in a row (paused), signed in on two browsers."""
+    from datetime import timedelta
+
+    from hotline.models import DashboardSession, utcnow
+
+    assert run(url, "boss", "--role", "supervisor").returncode == 0
+    engine = create_engine(url)
+    with Session(engine) as session:
+        boss = session.scalars(select(User)).one()
+        boss.failed_logins, boss.locked_until = 5, utcnow() + timedelta(minutes=5)
+        for n in range(2):
+            session.add(DashboardSession(id_hash=f"s{n}", user_id=boss.id, csrf_token="t"))
+        session.commit()
+    engine.dispose()
+    return boss
+
+
+def audit_actions(url: str) -> list[tuple[str, str | None]]:
+    from hotline.models import AuditEvent
+
+    engine = create_engine(url)
+    with Session(engine) as session:
+        found = [(e.action, e.detail) for e in session.scalars(select(AuditEvent))]
+    engine.dispose()
+    return found
+
+
+def test_unlock_ends_the_pause_and_is_audited(url):
+    paused_with_sessions(url)
+    result = users_command(url, "unlock", "Boss")
+    assert result.returncode == 0 and "'boss' was paused; it can sign in again now" in result.stdout
+    [boss] = users(url)
+    assert boss.failed_logins == 0 and boss.locked_until is None
+    assert audit_actions(url) == [("account_unlock", "command line")]
+    assert "was not paused" in users_command(url, "unlock", "boss").stdout
+    unknown = users_command(url, "unlock", "nobody")
+    assert unknown.returncode == 1 and "no account named 'nobody'" in unknown.stderr
+
+
+def test_reset_password_sets_a_checked_password_and_ends_every_session(url):
+    from hotline.dashboard.accounts.passwords import verify_password
+    from hotline.models import DashboardSession
+
+    paused_with_sessions(url)
+    weak = users_command(url, "reset-password", "boss", password="aaaaaaaaaaaa\n")
+    assert weak.returncode == 1 and "too easy to guess" in weak.stderr
+    done = users_command(url, "reset-password", "boss", password="tulpar kumys zhel aspan\n")
+    assert done.returncode == 0 and "its sessions have ended" in done.stdout
+    [boss] = users(url)
+    assert verify_password(boss.password_hash, "tulpar kumys zhel aspan")
+    assert not verify_password(boss.password_hash, "a good long passphrase")
+    assert boss.failed_logins == 0 and boss.locked_until is None
+    engine = create_engine(url)
+    with Session(engine) as session:
+        assert session.scalars(select(DashboardSession)).all() == []
+    engine.dispose()
+    assert audit_actions(url) == [("password_reset", "command line")]
+    assert "tulpar" not in done.stdout + done.stderr

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import select
-from test_dashboard_support import PASSWORD, Dashboard, clock, dash, db, people
+from test_dashboard_support import PASSWORD, browser_for, clock, dash, db, people
 
 from hotline.dashboard.accounts.throttle import ADDRESS, LoginThrottle, Rate
 from hotline.models import AuditEvent, User
@@ -16,13 +16,6 @@ from hotline.redis_conn import get_redis
 FIXTURES = (clock, dash, db, people)
 GENERIC = "Wrong username or password"
 TOO_MANY = "Too many sign-in attempts"
-
-
-def browser(app) -> Dashboard:
-    """Another browser, in English like `dash`."""
-    client = app.test_client()
-    client.set_cookie("hotline_lang", "en", path="/dashboard")
-    return Dashboard(client)
 
 
 def rows(db, action: str, **where) -> list[AuditEvent]:
@@ -111,11 +104,11 @@ def test_the_owners_own_browser_signs_in_while_anonymous_guesses_pause_the_accou
     assert dash.login("boss", address="10.2.0.1").status_code == 302  # the owner, as every day
     dash.post("/dashboard/logout", token_from="/dashboard/live")
     assert dash.session_cookie() is None
-    guesser = browser(app)
+    guesser = browser_for(app)
     for n in range(5):
         guesser.login("boss", "wrong password here", address=f"10.3.0.{n}")
     # The account is paused now: a browser the owner never used is refused the right password.
-    stranger = browser(app)
+    stranger = browser_for(app)
     assert GENERIC in stranger.login("boss", address="10.2.0.2").text
     # The owner's browser has its own count: the guesses do not keep them out.
     assert dash.login("boss", address="10.2.0.1").status_code == 302
@@ -140,7 +133,7 @@ def test_a_known_browser_cookie_for_another_account_counts_on_the_account(app, d
 
 
 def test_hotline_accounts_page_shows_a_pause_and_enabling_ends_it(app, dash, db, people):
-    guesser = browser(app)
+    guesser = browser_for(app)
     for n in range(5):
         guesser.login("aigerim", "wrong password here", address=f"10.5.0.{n}")
     assert dash.login("boss", address="10.5.1.1").status_code == 302

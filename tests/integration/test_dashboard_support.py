@@ -204,6 +204,13 @@ class Dashboard:
         return cookie.value if cookie else None
 
 
+def browser_for(app) -> Dashboard:
+    """Another browser on the same app, in English like `dash`."""
+    client = app.test_client()
+    client.set_cookie("hotline_lang", "en", path="/dashboard")
+    return Dashboard(client)
+
+
 @pytest.fixture
 def dash(client) -> Dashboard:
     """A browser whose user chose English on the login page (tests read better in English)."""
