@@ -157,3 +157,28 @@ def test_a_volunteer_on_a_phone_sees_their_shifts_and_pauses_calls(phone, demo):
     assert_no_number(phone.content(), demo[1], "volunteer page")
     phone.goto("/dashboard/me")
     phone.click("text=I am available now")
+
+
+def test_a_user_changes_their_password_and_a_weak_one_is_refused_in_their_language(page, demo):
+    from dashboard_demo_data import PASSWORD
+
+    login(page, "boss", language="kk")
+    page.click("header .account >> a[href='/dashboard/account/password']")
+    page.wait_for_load_state()
+    assert page.url.endswith("/dashboard/account/password")
+    page.fill("input[name=current]", PASSWORD)
+    page.fill("input[name=new]", "passwordpass")
+    page.fill("input[name=again]", "passwordpass")
+    page.click("main button.primary")
+    page.wait_for_load_state()
+    assert "Бұл құпиясөзді табу тым оңай" in page.inner_text("p.error")
+    shoot(page, "10-password-refused")
+    new = "tulpar kumys zhel aspan"
+    for current, wanted in [(PASSWORD, new), (new, PASSWORD)]:  # and back, for the other tests
+        page.fill("input[name=current]", current)
+        page.fill("input[name=new]", wanted)
+        page.fill("input[name=again]", wanted)
+        page.click("main button.primary")
+        page.wait_for_load_state()
+        assert "Құпиясөзіңіз өзгертілді" in page.inner_text("p.notice")
+    assert page.problems == []
