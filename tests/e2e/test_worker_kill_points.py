@@ -29,8 +29,8 @@ from rq import Queue
 from rq.job import Job
 from twiml_helpers import query
 
+from hotline import queues
 from hotline.job_presence import ORPHAN_GRACE_SECONDS
-from workers import queues
 
 VOLUNTEERS = [f"+7701111005{n}" for n in range(1, 5)]
 REDIS_DB = 12  # this module's own database on the test Redis
