@@ -5,9 +5,11 @@ from .audit import AuditEvent
 from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
+from .coordination import AppliedEvent, VolunteerClaim, WebhookReply
 from .roster import Shift, Volunteer
 
 __all__ = [
+    "AppliedEvent",
     "AttemptOutcome",
     "AuditEvent",
     "Base",
@@ -23,5 +25,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "Volunteer",
+    "VolunteerClaim",
+    "WebhookReply",
     "utcnow",
 ]
