@@ -13,15 +13,17 @@ from dataclasses import replace
 from flask import Blueprint, Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from ..calllog import records
+from ..calllog.journal import event
+from ..calllog.records import FINAL_STATUSES
+from ..calllog.spool import Recorder
 from ..ivr import engine
 from ..ivr.model import CallState, NodeKind, Step
-from ..models import CallRecord
-from . import consent, flow_registry, twiml
-from .dialing import close_call
+from . import consent, flow_registry, guard, twiml
+from .dialing import call_over, recorder
 from .edge import (
     NODE_ID,
     call_sid,
+    caller_pseudonym,
     caller_state,
     render,
     require_twilio_signature,
@@ -29,7 +31,6 @@ from .edge import (
     settings,
     small_int,
     vars_from_query,
-    with_record,
     xml,
 )
 
@@ -73,7 +74,13 @@ def voice() -> Response:
     if sid is None:
         return safe_twiml(400)
     step = engine.start(flow_registry.current_flow())
-    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
+    key, version = caller_pseudonym()
+    recorder().record(
+        [
+            event("opened", sid, caller_key=key, key_version=version),
+            event("step", sid, visited=list(step.visited)),
+        ]
+    )
     return xml(render(step))
 
 
@@ -103,12 +110,9 @@ def voice_step() -> Response:
         log.info("call %s: menu state lost, restarting the menu", sid)
         step = engine.enter(flow, "restart", CallState())
     step = consent.adjust(flow, step)
-    final = step
-    with_record(
-        sid,
-        lambda record: records.record_ivr_step(
-            record, final.visited, final.state.language, final.state.topic
-        ),
+    visited = list(step.visited)
+    recorder().record(
+        [event("step", sid, visited=visited, language=step.state.language, topic=step.state.topic)]
     )
     return xml(render(step))
 
@@ -122,7 +126,7 @@ def callback_request() -> Response:
     flow = flow_registry.current_flow()
     state = replace(caller_state(flow), vars=vars_from_query() or ())
     step = consent.register(flow, sid, state)
-    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
+    recorder().record([event("step", sid, visited=list(step.visited))])
     return xml(render(step))
 
 
@@ -134,14 +138,10 @@ def status() -> Response:
     if sid is None or not re.match(r"^[a-z-]{1,32}$", call_status):
         return xml(twiml.empty(), 400)
     duration = small_int(request.form.get("CallDuration"), 8)
-
-    def _close(record: CallRecord) -> None:
-        records.finalize(record, call_status, duration)
-        if call_status in records.FINAL_STATUSES:
-            close_call(record)
-
-    # A status for a call we never saw (another app's number, a lost record) changes nothing.
-    with_record(sid, _close, create=False)
+    events = [event("status", sid, status=call_status, duration=duration)]
+    if call_status in FINAL_STATUSES:
+        events += call_over(sid)
+    recorder().record(events)
     return xml(twiml.empty())
 
 
@@ -160,10 +160,14 @@ def init_app(app: Flask) -> None:
     from . import callback_calls, dialing
 
     flow_registry.init_app(app)
+    app.extensions["recorder"] = Recorder(
+        app.extensions["db"], app.extensions["redis_gate"], guard.spool_directory(app)
+    )
     dialing.init_app(app)
     callback_calls.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
+    guard.init_app(app)
 
     with app.app_context():
         step = engine.enter(flow_registry.current_flow(), "technical_difficulty", CallState())
@@ -175,10 +179,6 @@ def init_app(app: Flask) -> None:
         if not filename.lower().endswith(AUDIO_SUFFIXES):
             return Response("not found\n", status=404, mimetype="text/plain")
         return send_from_directory(settings().flows_dir, filename)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Response("ok\n", mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -1,0 +1,205 @@
+"""Each web process's roster snapshot: loaded, refreshed in the background, kept through outages.
+
+- First use: loaded from the database (within the webhook's budget); when the database cannot
+  be reached, from the copy in Redis (hotline:roster:snapshot, numbers still encrypted), so even
+  a process started during a database outage can route calls.
+- Every second a background thread reads a fingerprint of the roster (counts and latest change)
+  and the database's volunteer claims; it reloads when the fingerprint changes, and at least every
+  HOTLINE_ROSTER_REFRESH_SECONDS. A failed reload keeps the snapshot it has.
+- Claims taken in the database while Redis was away are copied into Redis (and skipped by Redis
+  claims meanwhile), so a volunteer claimed in either place is never claimed in the other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from datetime import date, datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import budget
+from ..db import Database
+from ..models import utcnow
+from ..redis_conn import RedisGate
+from . import claims, db_claims
+from .policy import Candidate, ShiftSpec
+from .roster_queries import load_roster_entries, roster_fingerprint
+from .snapshot import RosterEntry, RosterSnapshot
+
+log = logging.getLogger(__name__)
+
+REDIS_COPY = "hotline:roster:snapshot"
+REDIS_COPY_TTL = 7 * 24 * 3600
+TICK_SECONDS = 1.0
+
+
+class SnapshotKeeper:
+    def __init__(self, db: Database, gate: RedisGate, refresh_seconds: int) -> None:
+        self.db = db
+        self.gate = gate
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: RosterSnapshot | None = None
+        self._fingerprint: tuple[object, ...] | None = None
+        self._loaded_at = 0.0
+        self._pid = -1
+        self._lock = threading.Lock()
+        self.db_claimed: frozenset[int] = frozenset()  # live claims in the database (mirror)
+
+    def current(self) -> RosterSnapshot | None:
+        """The snapshot; loaded now if this process has none yet (None if nothing can be read)."""
+        self._ensure_thread()
+        if self._snapshot is None:
+            try:
+                budget.run_bounded(self.reload, timeout=budget.remaining())
+            except (SQLAlchemyError, budget.BudgetExceeded) as exc:
+                log.warning("roster not loaded from the database (%s)", type(exc).__name__)
+                self._from_redis()
+        return self._snapshot
+
+    def reload(self) -> RosterSnapshot:
+        """Load the roster from the database now and make it current."""
+        with self.db.session() as session:
+            fingerprint = roster_fingerprint(session)
+            entries = load_roster_entries(session)
+        snapshot = RosterSnapshot(entries, utcnow())
+        previous = self._snapshot
+        if previous is not None:
+            snapshot.carry_over(previous.fairness_updates())
+        changed = fingerprint != self._fingerprint
+        self._snapshot, self._fingerprint = snapshot, fingerprint
+        self._loaded_at = time.monotonic()
+        if changed:
+            self._publish(snapshot)
+        return snapshot
+
+    def _publish(self, snapshot: RosterSnapshot) -> None:
+        redis = self.gate.client()
+        if redis is None:
+            return
+        try:
+            redis.set(REDIS_COPY, dumps(snapshot), ex=REDIS_COPY_TTL)
+        except RedisError:
+            self.gate.failed()
+
+    def _from_redis(self) -> None:
+        redis = self.gate.client()
+        if redis is None or self._snapshot is not None:
+            return
+        try:
+            raw = redis.get(REDIS_COPY)
+        except RedisError:
+            self.gate.failed()
+            return
+        if raw:
+            self._snapshot = loads(raw)
+            log.warning(
+                "routing from the roster copy in Redis (%d volunteers)", len(self._snapshot)
+            )
+
+    # --- the background thread ---------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+        threading.Thread(target=self._run, name="hotline-roster", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self.db.closed:
+            time.sleep(TICK_SECONDS)
+            try:
+                self.tick()
+            except Exception as exc:  # the thread must outlive any surprise
+                log.warning("roster refresh failed (%s)", type(exc).__name__)
+
+    def tick(self) -> None:
+        """One round of the background work (also called by tests)."""
+        try:
+            with self.db.session() as session:
+                fingerprint = roster_fingerprint(session)
+                live = db_claims.live_claims(session, utcnow())
+        except SQLAlchemyError:
+            return  # the database is away: keep what we have
+        self.db_claimed = frozenset(volunteer_id for volunteer_id, _, _ in live)
+        self._copy_claims_to_redis(live)
+        stale = time.monotonic() - self._loaded_at >= self.refresh_seconds
+        if self._snapshot is None or stale or fingerprint != self._fingerprint:
+            self.reload()
+
+    def _copy_claims_to_redis(self, live: list[tuple[int, str, datetime]]) -> None:
+        redis = self.gate.client()
+        if redis is None or not live:
+            return
+        now = utcnow()
+        try:
+            for volunteer_id, owner, expires in live:
+                ttl = int((expires - now).total_seconds())
+                if ttl > 0:
+                    claims.hold(redis, volunteer_id, owner, ttl)
+        except RedisError:
+            self.gate.failed()
+
+
+# --- the Redis copy ---------------------------------------------------------------------------
+
+
+def dumps(snapshot: RosterSnapshot) -> str:
+    """The snapshot as JSON (numbers stay Fernet tokens)."""
+    return json.dumps([_entry_json(entry) for entry in snapshot.entries()])
+
+
+def loads(raw: bytes | str) -> RosterSnapshot:
+    return RosterSnapshot([_entry(item) for item in json.loads(raw)], utcnow())
+
+
+def _entry_json(entry: RosterEntry) -> dict[str, Any]:
+    c = entry.candidate
+    return {
+        "id": c.id,
+        "roles": sorted(c.roles),
+        "topics": sorted(c.topics),
+        "languages": sorted(c.languages),
+        "shifts": [
+            [
+                s.start,
+                s.end,
+                sorted(s.days) if s.days is not None else None,
+                s.date.isoformat() if s.date else None,
+            ]
+            for s in c.shifts
+        ],  # fmt: skip
+        "ended": c.last_call_ended_at.isoformat() if c.last_call_ended_at else None,
+        "available": c.available,
+        "phone": entry.phone_encrypted,
+        "whisper": entry.whisper_language,
+    }
+
+
+def _entry(item: dict[str, Any]) -> RosterEntry:
+    shifts = tuple(
+        ShiftSpec(
+            start=start,
+            end=end,
+            days=frozenset(days) if days is not None else None,
+            date=date.fromisoformat(on) if on else None,
+        )
+        for start, end, days, on in item["shifts"]
+    )
+    candidate = Candidate(
+        id=item["id"],
+        roles=frozenset(item["roles"]),
+        topics=frozenset(item["topics"]),
+        languages=frozenset(item["languages"]),
+        shifts=shifts,
+        last_call_ended_at=datetime.fromisoformat(item["ended"]) if item["ended"] else None,
+        active=True,
+        available=item["available"],
+    )
+    return RosterEntry(candidate, item["phone"], item["whisper"])
