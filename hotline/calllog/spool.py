@@ -50,8 +50,11 @@ JOURNAL, PUSHED, DONE = "hotline:journal", "hotline:journal:pushed", "hotline:jo
 LEASE, DEAD = "hotline:journal:lease", "hotline:journal:dead"
 BATCH = 50
 LEASE_MS = 30_000
-WAIT_SECONDS = 1.0  # a webhook waits at most this for its own events (only when the db is well)
-SLOW_BATCH_SECONDS = 0.5  # a batch slower than this means the database is not well
+# A webhook waits at most this for its own events to be written while the database is well, so a
+# record is current when the answer leaves; once the database is slow, at most UNWELL_WAIT_SECONDS.
+WAIT_SECONDS = 2.0
+UNWELL_WAIT_SECONDS = 0.25
+SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 600
 
@@ -200,13 +203,33 @@ class LocalSpool:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def append(self, items: Sequence[Event]) -> None:
-        """Add events durably (fsync) before the webhook answers."""
-        lines = "".join(json.dumps(item, separators=(",", ":")) + "\n" for item in items)
-        with self._locked("append.lock"), open(self.directory / "journal.jsonl", "a") as out:
-            out.write(lines)
-            out.flush()
-            os.fsync(out.fileno())
+    def append(self, items: Sequence[Event]) -> int:
+        """Add events durably (fsync) before the webhook answers; the last one's number."""
+        with self._locked("append.lock"):
+            seq = self._read_count("pushed")
+            numbered = [dict(item, spool_seq=seq + n) for n, item in enumerate(items, start=1)]
+            lines = "".join(json.dumps(i, separators=(",", ":")) + "\n" for i in numbered)
+            with open(self.directory / "journal.jsonl", "a") as out:
+                out.write(lines)
+                out.flush()
+                os.fsync(out.fileno())
+            self._write_count("pushed", seq + len(items))
+        return seq + len(items)
+
+    def done_count(self) -> int:
+        """The number of the last event written to the database (0 if none yet)."""
+        return self._read_count("done")
+
+    def _read_count(self, name: str) -> int:
+        try:
+            return int((self.directory / name).read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_count(self, name: str, value: int) -> None:
+        temporary = self.directory / f"{name}.tmp"
+        temporary.write_text(str(value))
+        temporary.replace(self.directory / name)
 
     def pending(self) -> bool:
         """Whether any event is still waiting in this host's files."""
@@ -236,6 +259,9 @@ class LocalSpool:
                         self._rewrite(path, items)
                         raise
                     written += count
+                    last = items[count - 1].get("spool_seq") if count else None
+                    if last is not None and last > self.done_count():
+                        self._write_count("done", int(last))
                     items = items[count:]
                     self._write_dead(_take_dead_letters())
                 path.unlink()
@@ -262,7 +288,8 @@ class Recorder:
         self.db = db
         self.gate = gate
         self.local = LocalSpool(spool_dir)
-        self.healthy = True  # the database took the last batch quickly
+        self._healthy = True  # the database took the last batch quickly
+        self._draining_since: float | None = None
         self._wake = threading.Event()
         self._pid = -1
         self._lock = threading.Lock()
@@ -286,17 +313,17 @@ class Recorder:
                 self._wait(cap, lambda: done_count(redis) >= seq)
                 return
         try:
-            self.local.append(events)
+            seq = self.local.append(events)
         except OSError as exc:
             log.error("call events lost: the local spool failed (%s)", type(exc).__name__)
             return
         self._wake.set()
-        self._wait(cap, lambda: not self.local.pending())
+        self._wait(cap, lambda: self.local.done_count() >= seq)
 
     def _wait(self, cap: float, written: Callable[[], bool]) -> None:
         from .. import budget  # the deadline of the webhook we are in, if any
 
-        limit = min(cap, budget.remaining() - 0.2) if self.healthy else 0
+        limit = min(cap if self.healthy else UNWELL_WAIT_SECONDS, budget.remaining() - 0.5)
         until = time.monotonic() + limit
         try:
             while time.monotonic() < until:
@@ -306,6 +333,14 @@ class Recorder:
         except RedisError:
             self.gate.failed()
 
+    @property
+    def healthy(self) -> bool:
+        """The database writes events quickly: webhooks may wait a moment for theirs."""
+        started = self._draining_since
+        if started is not None and time.monotonic() - started > SLOW_BATCH_SECONDS:
+            return False  # a write is taking long right now
+        return self._healthy
+
     def drain_once(self) -> int:
         """Write what is waiting, from Redis and from this host's files; the count written."""
         owner = f"{os.getpid()}-{threading.get_ident()}"
@@ -313,7 +348,11 @@ class Recorder:
         started = time.monotonic()
 
         def apply(items: Sequence[Event], keep_alive: Callable[[], None]) -> int:
-            return apply_batch(self.db, items, keep_alive)
+            self._draining_since = time.monotonic()
+            try:
+                return apply_batch(self.db, items, keep_alive)
+            finally:
+                self._draining_since = None
 
         try:
             redis = self.gate.client()
@@ -324,10 +363,11 @@ class Recorder:
                     self.gate.failed()
             written += self.local.drain(apply)
         except DatabaseDown:
-            self.healthy = False
+            self._healthy = False
             raise
-        batches = max(1, -(-written // BATCH))
-        self.healthy = (time.monotonic() - started) / batches < SLOW_BATCH_SECONDS
+        if written:  # (with nothing to write, the database's health is as it was)
+            batches = -(-written // BATCH)
+            self._healthy = (time.monotonic() - started) / batches < SLOW_BATCH_SECONDS
         return written
 
     def _ensure_thread(self) -> None:
