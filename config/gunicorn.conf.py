@@ -58,6 +58,14 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 control_socket_disable = True
 
 
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    """A new webhook worker loads its roster snapshot at once, before its first call."""
+    app = getattr(worker, "wsgi", None)
+    keeper = getattr(app, "extensions", {}).get("snapshot_keeper")
+    if keeper is not None:
+        keeper.start()
+
+
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     """Mask phone-like digits in gunicorn's warnings and errors (they may quote a request)."""
     from hotline.logs import RedactingFilter

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from flask import Flask, current_app
 from redis import Redis
+
+log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 1.0
 # After a failure, the call path leaves Redis alone this long instead of paying a timeout per
@@ -40,11 +43,12 @@ class RedisGate:
             return None
         return self.redis
 
-    def failed(self) -> None:
+    def failed(self, why: BaseException | None = None) -> None:
         """Note a failure (connection refused, timeout): skip Redis for a moment."""
         with self._lock:
             if time.monotonic() - self._failed_at >= RETRY_AFTER_SECONDS:
                 self.outages += 1
+                log.warning("Redis unreachable (%s): the database stands in", type(why).__name__)
             self._failed_at = time.monotonic()
 
     @property

@@ -237,7 +237,7 @@ class DelayProxy:
                     sink.sendall(pending.pop(0)[1])
             for _, data in pending:
                 sink.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # the other direction closed both ends
             pass
         finally:
             for end in (source, sink):
@@ -263,7 +263,7 @@ def webhook_pool(
     """gunicorn serving `app` on 127.0.0.1 (the webhook pool threaded, as in the Procfile)."""
     port = port or free_port()
     if threads is None:
-        threads = 4 if "webhooks" in app else 1
+        threads = 8 if "webhooks" in app else 1
     with gunicorn_server(env, port, workers=workers, log_path=log_path, app=app, threads=threads):
         yield f"http://127.0.0.1:{port}"
 

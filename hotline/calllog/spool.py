@@ -50,10 +50,11 @@ JOURNAL, PUSHED, DONE = "hotline:journal", "hotline:journal:pushed", "hotline:jo
 LEASE, DEAD = "hotline:journal:lease", "hotline:journal:dead"
 BATCH = 50
 LEASE_MS = 30_000
-# A webhook waits at most this for its own events to be written while the database is well, so a
-# record is current when the answer leaves; once the database is slow, at most UNWELL_WAIT_SECONDS.
+# A webhook waits at most WAIT_SECONDS for its own events to be written, so a record is current
+# when the answer leaves, but gives up as soon as the writing stalls for STALL_SECONDS (the
+# database is slow or down, whichever process is writing) or this process saw it slow already.
 WAIT_SECONDS = 2.0
-UNWELL_WAIT_SECONDS = 0.25
+STALL_SECONDS = 0.75
 SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
 HOUSEKEEPING_SECONDS = 600
@@ -307,10 +308,10 @@ class Recorder:
                 seq = push(redis, events)
             except RedisError as exc:
                 log.warning("journal in Redis unavailable (%s): spooling here", type(exc).__name__)
-                self.gate.failed()
+                self.gate.failed(exc)
             else:
                 self._wake.set()
-                self._wait(cap, lambda: done_count(redis) >= seq)
+                self._wait(cap, seq, lambda: done_count(redis))
                 return
         try:
             seq = self.local.append(events)
@@ -318,20 +319,27 @@ class Recorder:
             log.error("call events lost: the local spool failed (%s)", type(exc).__name__)
             return
         self._wake.set()
-        self._wait(cap, lambda: self.local.done_count() >= seq)
+        self._wait(cap, seq, self.local.done_count)
 
-    def _wait(self, cap: float, written: Callable[[], bool]) -> None:
+    def _wait(self, cap: float, seq: int, done: Callable[[], int]) -> None:
         from .. import budget  # the deadline of the webhook we are in, if any
 
-        limit = min(cap if self.healthy else UNWELL_WAIT_SECONDS, budget.remaining() - 0.5)
-        until = time.monotonic() + limit
+        if not self.healthy:
+            return
+        until = time.monotonic() + min(cap, budget.remaining() - 0.5)
+        last, moved_at = -1, time.monotonic()
         try:
             while time.monotonic() < until:
-                if written():
+                written = done()
+                if written >= seq:
                     return
+                if written != last:
+                    last, moved_at = written, time.monotonic()
+                elif time.monotonic() - moved_at > STALL_SECONDS:
+                    return  # nothing is being written: the database is slow or away
                 time.sleep(0.005)
-        except RedisError:
-            self.gate.failed()
+        except RedisError as exc:
+            self.gate.failed(exc)
 
     @property
     def healthy(self) -> bool:
@@ -359,8 +367,8 @@ class Recorder:
             if redis is not None:
                 try:
                     written += drain_redis(redis, apply, owner)
-                except RedisError:
-                    self.gate.failed()
+                except RedisError as exc:
+                    self.gate.failed(exc)
             written += self.local.drain(apply)
         except DatabaseDown:
             self._healthy = False
@@ -379,14 +387,22 @@ class Recorder:
 
     def _run(self) -> None:
         backoff = IDLE_SECONDS
+        down_since: float | None = None
         while not self.db.closed:
             self._wake.wait(backoff)
             self._wake.clear()
             try:
-                self.drain_once()
+                written = self.drain_once()
                 backoff = IDLE_SECONDS
+                if down_since is not None:
+                    log.warning("database back after %.0f s: %d queued call events written",
+                                time.monotonic() - down_since, written)  # fmt: skip
+                    down_since = None
                 self._housekeeping()
-            except DatabaseDown:
+            except DatabaseDown as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("database unreachable (%s): call events wait in the spool", exc)
                 backoff = min(backoff * 2, 5.0)
             except Exception as exc:  # the thread must outlive any surprise
                 log.error("applier: %s", type(exc).__name__)

@@ -88,7 +88,7 @@ class Claimer:
                 return claims.claim_free(redis, ids, owner, ttl, limit)
             except RedisError as exc:
                 log.warning("claims in Redis unavailable (%s): using the database", type(exc))
-                self.gate.failed()
+                self.gate.failed(exc)
         window = self.policy.connected_claim_ttl
         try:
             return budget.run_bounded(
@@ -115,8 +115,8 @@ class Claimer:
             try:
                 if claims.extend(redis, volunteer_id, owner, ttl):
                     return
-            except RedisError:
-                self.gate.failed()
+            except RedisError as exc:
+                self.gate.failed(exc)
 
         def _extend() -> None:
             from ..models import utcnow
@@ -136,8 +136,8 @@ class Claimer:
             return
         try:
             claims.release_owner(redis, owner)
-        except RedisError:
-            self.gate.failed()  # claims expire by themselves
+        except RedisError as exc:
+            self.gate.failed(exc)  # claims expire by themselves
 
 
 def next_rings(
@@ -162,6 +162,10 @@ def next_rings(
     if snapshot is None:
         return NoOneToRing("nobody_on_shift")
     ordered = snapshot.ordered(topic, language, now, policy, tz, exclude=tried)
+    if not ordered and not tried:
+        # Before a caller hears that nobody is on shift, make sure the roster did not just change.
+        snapshot = keeper.refreshed() or snapshot
+        ordered = snapshot.ordered(topic, language, now, policy, tz)
     if not ordered:
         return NoOneToRing("exhausted" if tried else "nobody_on_shift")
     budget.check("claiming a volunteer")

@@ -1,8 +1,9 @@
 """Each web process's roster snapshot: loaded, refreshed in the background, kept through outages.
 
-- First use: loaded from the database (within the webhook's budget); when the database cannot
-  be reached, from the copy in Redis (hotline:roster:snapshot, numbers still encrypted), so even
-  a process started during a database outage can route calls.
+- Start (gunicorn's post_worker_init, or the first call): the copy in Redis if there is one
+  (hotline:roster:snapshot:<database>, published by whichever process last saw the roster change;
+  numbers still encrypted), so a process started during a database outage, or while the database
+  is slow, routes calls at once; else the database, within the webhook's budget.
 - Every second a background thread reads a fingerprint of the roster (counts and latest change)
   and the database's volunteer claims; it reloads when the fingerprint changes, and at least every
   HOTLINE_ROSTER_REFRESH_SECONDS. A failed reload keeps the snapshot it has.
@@ -41,7 +42,10 @@ TICK_SECONDS = 1.0
 
 class SnapshotKeeper:
     def __init__(self, db: Database, gate: RedisGate, refresh_seconds: int) -> None:
+        import hashlib
+
         self.db = db
+        self.copy_key = f"{REDIS_COPY}:{hashlib.sha256(db.url.encode()).hexdigest()[:12]}"
         self.gate = gate
         self.refresh_seconds = refresh_seconds
         self._snapshot: RosterSnapshot | None = None
@@ -49,18 +53,39 @@ class SnapshotKeeper:
         self._loaded_at = 0.0
         self._pid = -1
         self._lock = threading.Lock()
+        self._wake = threading.Event()
         self.db_claimed: frozenset[int] = frozenset()  # live claims in the database (mirror)
 
     def current(self) -> RosterSnapshot | None:
         """The snapshot; loaded now if this process has none yet (None if nothing can be read)."""
         self._ensure_thread()
         if self._snapshot is None:
+            self._from_redis()
+        if self._snapshot is None:
             try:
                 budget.run_bounded(self.reload, timeout=budget.remaining())
             except (SQLAlchemyError, budget.BudgetExceeded) as exc:
                 log.warning("roster not loaded from the database (%s)", type(exc).__name__)
-                self._from_redis()
         return self._snapshot
+
+    def refreshed(self, timeout: float = 1.0) -> RosterSnapshot | None:
+        """The snapshot after a quick check that the roster did not change (before telling a
+        caller that nobody is on shift); the one we have when the database does not answer."""
+        try:
+            budget.run_bounded(self._reload_if_changed, timeout=min(timeout, budget.remaining()))
+        except (SQLAlchemyError, budget.BudgetExceeded) as exc:
+            log.info("roster not checked (%s)", type(exc).__name__)
+        return self._snapshot
+
+    def _reload_if_changed(self) -> None:
+        with self.db.session() as session:
+            fingerprint = roster_fingerprint(session)
+        if self._snapshot is None or fingerprint != self._fingerprint:
+            self.reload()
+
+    def start(self) -> None:
+        """Start the background thread now (a fresh worker loads its roster before any call)."""
+        self._ensure_thread()
 
     def reload(self) -> RosterSnapshot:
         """Load the roster from the database now and make it current."""
@@ -83,22 +108,23 @@ class SnapshotKeeper:
         if redis is None:
             return
         try:
-            redis.set(REDIS_COPY, dumps(snapshot), ex=REDIS_COPY_TTL)
-        except RedisError:
-            self.gate.failed()
+            redis.set(self.copy_key, dumps(snapshot), ex=REDIS_COPY_TTL)
+        except RedisError as exc:
+            self.gate.failed(exc)
 
     def _from_redis(self) -> None:
         redis = self.gate.client()
         if redis is None or self._snapshot is not None:
             return
         try:
-            raw = redis.get(REDIS_COPY)
-        except RedisError:
-            self.gate.failed()
+            raw = redis.get(self.copy_key)
+        except RedisError as exc:
+            self.gate.failed(exc)
             return
         if raw:
             self._snapshot = loads(raw)
-            log.warning(
+            self._wake.set()  # and the database's version as soon as it can be read
+            log.info(
                 "routing from the roster copy in Redis (%d volunteers)", len(self._snapshot)
             )
 
@@ -113,7 +139,9 @@ class SnapshotKeeper:
 
     def _run(self) -> None:
         while not self.db.closed:
-            time.sleep(TICK_SECONDS)
+            # Without a roster yet, try again soon; with one, the regular tick.
+            self._wake.wait(TICK_SECONDS if self._snapshot is not None else 0.2)
+            self._wake.clear()
             try:
                 self.tick()
             except Exception as exc:  # the thread must outlive any surprise
@@ -143,8 +171,8 @@ class SnapshotKeeper:
                 ttl = int((expires - now).total_seconds())
                 if ttl > 0:
                     claims.hold(redis, volunteer_id, owner, ttl)
-        except RedisError:
-            self.gate.failed()
+        except RedisError as exc:
+            self.gate.failed(exc)
 
 
 # --- the Redis copy ---------------------------------------------------------------------------

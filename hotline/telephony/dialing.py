@@ -102,8 +102,8 @@ def _set_flag(sid: str, name: str, value: str | int) -> None:
         return
     try:
         redis.set(_FLAG.format(sid=sid, name=name), value, ex=_FLAG_SECONDS)
-    except RedisError:
-        redis_gate().failed()
+    except RedisError as exc:
+        redis_gate().failed(exc)
 
 
 def _flag(sid: str, name: str) -> str | None:
@@ -112,8 +112,8 @@ def _flag(sid: str, name: str) -> str | None:
         return None
     try:
         value = redis.get(_FLAG.format(sid=sid, name=name))
-    except RedisError:
-        redis_gate().failed()
+    except RedisError as exc:
+        redis_gate().failed(exc)
         return None
     return value.decode() if isinstance(value, bytes) else value
 

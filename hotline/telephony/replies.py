@@ -50,7 +50,7 @@ class Reply:
 
 
 class Unavailable(Exception):
-    """This store cannot be reached; try the next one."""
+    """This store cannot be reached; try the next one (the message names the error type)."""
 
 
 _OWNED = "owned"
@@ -229,9 +229,9 @@ class Replies:
         for store in stores:
             try:
                 return _once_in(store, key, compute)
-            except Unavailable:
+            except Unavailable as exc:
                 if isinstance(store, RedisReplies):
-                    self.gate.failed()
+                    self.gate.failed(exc)
                 continue
         log.error("no store for webhook replies: answering without a lease")
         return compute()
