@@ -41,7 +41,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def two_pools(env: dict[str, str], tmp_path) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
     dashboard_port, webhook_port = free_port(), free_port()
     webhook_env = dict(env, PUBLIC_BASE_URL=f"http://127.0.0.1:{webhook_port}")
-    with webhook_pool(env, "hotline:create_dashboard_app()", workers=1, port=dashboard_port), \
+    # (http, so the login page's CSRF cookie is not Secure-only and the attempts are real.)
+    dashboard_env = dict(env, PUBLIC_BASE_URL=f"http://127.0.0.1:{dashboard_port}")
+    with webhook_pool(dashboard_env, "hotline:create_dashboard_app()", workers=1,
+                      port=dashboard_port), \
             webhook_pool(webhook_env, "hotline:create_webhooks_app()", workers=1,
                          port=webhook_port):  # fmt: skip
         yield f"http://127.0.0.1:{dashboard_port}", f"http://127.0.0.1:{webhook_port}"
@@ -71,6 +74,7 @@ def flood(dashboard: str, stop: threading.Event, latencies: list[float]) -> None
                 page = response.read().decode()
         except OSError:
             page = opener.open(f"{dashboard}/dashboard/login", timeout=60).read().decode()
+            continue  # a refused attempt is not the load this test means to make
         latencies.append(time.monotonic() - started)
 
 
@@ -102,8 +106,8 @@ def test_a_dashboard_flood_does_not_slow_the_webhook_pool(two_pools, env):
     median = statistics.median(pooled)
     print(f"\nwebhook median {median * 1000:.0f} ms, max {max(pooled) * 1000:.0f} ms under a "
           f"dashboard flood (dashboard median {statistics.median(dashboard) * 1000:.0f} ms)")  # fmt: skip
-    assert statistics.median(dashboard) > 0.5  # the flood really does fill the dashboard's pool
-    assert median < 0.5 and max(pooled) < 2
+    assert statistics.median(dashboard) > 0.3  # the flood really does fill the dashboard's pool
+    assert median < 0.25 and max(pooled) < 1
 
 
 def test_the_same_flood_slows_a_single_pool_serving_both(one_pool):
@@ -111,4 +115,4 @@ def test_the_same_flood_slows_a_single_pool_serving_both(one_pool):
     median = statistics.median(shared)
     print(f"\none pool for both: webhook median {median * 1000:.0f} ms under the same flood")
     # What the separate pool avoids: the webhook waits in line behind the login attempts.
-    assert median > 0.5
+    assert median > 0.25
