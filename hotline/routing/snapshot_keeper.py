@@ -124,9 +124,7 @@ class SnapshotKeeper:
         if raw:
             self._snapshot = loads(raw)
             self._wake.set()  # and the database's version as soon as it can be read
-            log.info(
-                "routing from the roster copy in Redis (%d volunteers)", len(self._snapshot)
-            )
+            log.info("routing from the roster copy in Redis (%d volunteers)", len(self._snapshot))
 
     # --- the background thread ---------------------------------------------------------------
 

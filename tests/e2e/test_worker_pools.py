@@ -65,7 +65,11 @@ def flood(dashboard: str, stop: threading.Event, latencies: list[float]) -> None
     page = opener.open(f"{dashboard}/dashboard/login", timeout=60).read().decode()
     while not stop.is_set():
         match = _TOKEN.search(page)
-        form = {"username": "nobody", "password": "wrong", "csrf_token": match.group(1) if match else ""}
+        form = {
+            "username": "nobody",
+            "password": "wrong",
+            "csrf_token": match.group(1) if match else "",
+        }
         started = time.monotonic()
         try:
             with opener.open(

@@ -1,0 +1,48 @@
+"""The static fallback document: the emergency numbers in every language, as plain TwiML.
+
+Twilio fetches the number's Fallback URL when the main webhook fails (no answer in 15 s, an
+error, a TLS problem). Hosted apart from the hotline (any static web host, another region), it
+still answers when the hotline's own hosts are down. `hotline fallback export DIR` writes it, with
+the recordings it plays, ready to upload.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..ivr import engine
+from ..ivr.loader import load_flows
+from ..ivr.model import CallState
+from ..settings import Settings
+from . import twiml
+from .flow_registry import MAIN_FLOW
+
+DOCUMENT = "fallback.xml"
+
+
+class FallbackExportError(Exception):
+    """The document cannot be written as asked (the message says why)."""
+
+
+def export(settings: Settings, directory: Path, base_url: str | None) -> list[Path]:
+    """Write DIR/fallback.xml (and DIR/audio/... for recorded prompts); the files written."""
+    flow = load_flows(settings.flows_dir)[MAIN_FLOW]
+    step = engine.enter(flow, "technical_difficulty", CallState())
+    recordings = sorted({u.audio for u in step.utterances if u.audio})
+    if recordings and not base_url:
+        raise FallbackExportError(
+            f"the message plays {len(recordings)} recording(s): pass --base-url, the address "
+            "the directory will be served from, so Twilio can fetch them there"
+        )
+    root = (base_url or "").rstrip("/")
+    body = twiml.render_message(step.utterances, lambda path: f"{root}/audio/{path}")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / DOCUMENT]
+    written[0].write_text(body, encoding="utf-8")
+    for recording in recordings:
+        target = directory / "audio" / recording
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(settings.flows_dir / recording, target)
+        written.append(target)
+    return written
