@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from redis import Redis
@@ -164,10 +164,8 @@ class PrivatePostgres:
         return create_database(self.admin_url)
 
     def remove(self) -> None:
-        try:
+        with suppress(AssertionError):
             self.stop()
-        except AssertionError:
-            pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -241,10 +239,8 @@ class DelayProxy:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 end.close()
 
     def close(self) -> None:
