@@ -781,13 +781,23 @@ def cmd_run() -> int:
 
         web_env = dict(env)
         web_env.setdefault("WEB_CONCURRENCY", "2")  # a laptop needs no more
+        # Two pools, as in production (Procfile): Twilio's webhooks on PORT, the dashboard on
+        # PORT+1, so a busy dashboard never delays a call.
         web = Child(
             "web",
             [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "hotline:create_app()"],
+             "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "8",
+             "hotline:create_webhooks_app()"],
             env=web_env,
         )  # fmt: skip
         children.append(web)
+        dashboard = Child(
+            "dashboard",
+            [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port + 1}", "hotline:create_dashboard_app()"],
+            env=web_env,
+        )  # fmt: skip
+        children.append(dashboard)
         worker = Child("worker", [str(VENV_BIN / "hotline"), "worker"], env=env)
         children.append(worker)
 
@@ -876,8 +886,8 @@ def print_banner(env: dict[str, str], port: int, redis_note: str) -> None:
         f"    A call comes in         {base}/twilio/voice",
         f"    Primary handler fails   {base}/twilio/fallback",
         f"    Call status changes     {base}/twilio/status",
-        f"  Dashboard             {base}/dashboard/",
-        f"  Listening on          http://127.0.0.1:{port}",
+        f"  Dashboard             http://127.0.0.1:{port + 1}/dashboard/ (its own pool)",
+        f"  Webhooks listen on    http://127.0.0.1:{port}",
         f"  Database              {redact_url(database)}",
         f"  Redis                 {redis_note}",
         f"  Settings              {DEV_ENV_FILE.relative_to(ROOT)} (your shell's variables win)",
