@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .audio.cli import add_audio_commands
+from .ivr.model import LANGUAGES
 from .settings import DEFAULT_FLOWS_DIR, Settings, SettingsError
 
 
@@ -37,7 +39,8 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_flows_check(args: argparse.Namespace) -> int:
-    """Validate every flow file; print each problem with its file and node."""
+    """Validate every flow file, then report each language's audio (recorded, missing, stale)."""
+    from .audio.report import audio_report, default_callback_prompts, load
     from .ivr.loader import check_directory
 
     directory = Path(args.directory) if args.directory else DEFAULT_FLOWS_DIR
@@ -51,7 +54,11 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
         return 1
     print(f"{directory}: all flows are valid")
-    return 0
+    prompts = Path(args.callback_prompts) if args.callback_prompts else None
+    sources = load(directory, prompts or default_callback_prompts(directory), sys.stderr)
+    if sources is None:
+        return 1
+    return audio_report(sources, strict=args.strict, language=args.language)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -209,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = flows.add_parser("check", help="validate the flow files")
     check.add_argument("directory", nargs="?", help="default: the project's ivr_flows/")
+    check.add_argument("--strict", action="store_true", help="fail on missing or stale audio")
+    check.add_argument(
+        "--language", choices=LANGUAGES, help="report the audio of this language only"
+    )
+    check.add_argument("--callback-prompts", help="default: the project's callback_prompts.yaml")
     check.set_defaults(func=cmd_flows_check)
+    add_audio_commands(sub)
 
     sim = sub.add_parser("simulate", help="walk a call through the running hotline")
     sim.add_argument("--keys", help="scripted keys, e.g. 2,1 (an empty item is silence)")

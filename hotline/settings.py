@@ -204,3 +204,28 @@ def _is_fernet_key(key: str) -> bool:
         return len(base64.urlsafe_b64decode(key.encode())) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """Azure Speech, for `hotline audio build --engine azure` only: the hotline never needs it."""
+
+    azure_key: str | None
+    azure_region: str | None
+    azure_voice: str | None  # e.g. kk-KZ-AigulNeural; None: the engine's default per language
+    azure_endpoint: str | None  # another URL for the same REST API (sovereign clouds, tests)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SpeechSettings:
+        """AZURE_SPEECH_KEY, AZURE_SPEECH_REGION, AZURE_SPEECH_VOICE, AZURE_SPEECH_ENDPOINT."""
+        env = os.environ if env is None else env
+
+        def value(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        return cls(
+            azure_key=value("AZURE_SPEECH_KEY"),
+            azure_region=value("AZURE_SPEECH_REGION"),
+            azure_voice=value("AZURE_SPEECH_VOICE"),
+            azure_endpoint=value("AZURE_SPEECH_ENDPOINT"),
+        )

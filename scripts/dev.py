@@ -728,6 +728,8 @@ def cmd_test(pytest_args: list[str]) -> int:
         )
         say("mypy (the core: hotline/ivr, routing, calllog, callbacks; see pyproject.toml)")
         types = subprocess.run([str(VENV_BIN / "mypy")], cwd=ROOT, env=env)
+        say("hotline flows check --strict (the shipped flows: no prompt's audio missing or stale)")
+        flows = subprocess.run([str(VENV_BIN / "hotline"), "flows", "check", "--strict"], env=env)
         say("pytest " + shlex.join(pytest_args))
         # Ctrl-C reaches pytest too; let it finish its teardown, then stop the services here.
         signal.signal(signal.SIGINT, _ignore_signal)
@@ -742,8 +744,10 @@ def cmd_test(pytest_args: list[str]) -> int:
         say(f"ruff found problems (status {lint.returncode})")
     if types.returncode != 0:
         say(f"mypy found problems (status {types.returncode})")
+    if flows.returncode != 0:
+        say(f"flows check --strict found problems (status {flows.returncode})")
     say(f"pytest status {tests.returncode}, {time.monotonic() - started:.1f} s in all")
-    return tests.returncode or lint.returncode or types.returncode
+    return tests.returncode or lint.returncode or types.returncode or flows.returncode
 
 
 def cmd_run() -> int:

@@ -22,6 +22,11 @@ def said_languages(root: ET.Element) -> list[str]:
     return [e.get("language", "") for e in root.iter("Say")]
 
 
+def played(root: ET.Element) -> list[str]:
+    """The path of every <Play> URL, in order (the ?v= content hash left out)."""
+    return [urlsplit((e.text or "").strip()).path for e in root.iter("Play")]
+
+
 def all_speech(root: ET.Element) -> str:
     return " ".join(said(root))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ..audio.catalog import load_catalog, with_audio_texts
 from ..ivr.model import LANGUAGES, TOPICS, PromptText, Utterance, Voice
 
 # Every piece the callback webhooks say; the file must give each in every language.
@@ -52,7 +53,9 @@ class CallbackPrompts:
         return heard
 
 
-def load_prompts(path: str | Path, audio_dir: str | Path) -> CallbackPrompts:
+def load_prompts(
+    path: str | Path, audio_dir: str | Path, with_recordings: bool = True
+) -> CallbackPrompts:
     """Read and check the prompts file; audio paths are relative to audio_dir (ivr_flows/)."""
     source = str(path)
     try:
@@ -79,6 +82,10 @@ def load_prompts(path: str | Path, audio_dir: str | Path) -> CallbackPrompts:
             problems.append(f"voices.{lang}: text_from '{voice.text_from}' has no voice")
     if problems:
         raise CallbackPromptsError(f"{source}:\n  - " + "\n  - ".join(problems))
+    # A Kazakh piece plays its recording (or synthesized draft) from ivr_flows/audio/ when one says
+    # exactly its text; see hotline/audio/catalog.py.
+    if with_recordings:
+        texts = with_audio_texts(texts, load_catalog(Path(audio_dir)))
     return CallbackPrompts(voices=voices, texts=texts)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ..audio.catalog import load_catalog, with_audio
 from .errors import FlowError, FlowProblem
 from .model import Flow
 from .parse import parse_flow
@@ -23,12 +24,15 @@ def load_flow(path: Path) -> Flow:
     flow, problems = _read(path)
     if problems or flow is None:
         raise FlowError(problems)
-    return flow
+    return with_audio(flow, load_catalog(path.parent))
 
 
-def load_flows(directory: Path) -> dict[str, Flow]:
-    """Read and validate every flow file in `directory`, keyed by flow name; raise FlowError."""
-    flows, problems = _read_directory(directory)
+def load_flows(directory: Path, with_recordings: bool = True) -> dict[str, Flow]:
+    """Read and validate every flow file in `directory`, keyed by flow name; raise FlowError.
+
+    With recordings, each prompt plays the audio under directory/audio/ that says its text.
+    """
+    flows, problems = _read_directory(directory, with_recordings)
     if problems:
         raise FlowError(problems)
     return flows
@@ -49,7 +53,9 @@ def flow_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in FLOW_SUFFIXES)
 
 
-def _read_directory(directory: Path) -> tuple[dict[str, Flow], list[FlowProblem]]:
+def _read_directory(
+    directory: Path, with_recordings: bool = True
+) -> tuple[dict[str, Flow], list[FlowProblem]]:
     if not directory.is_dir():
         return {}, [FlowProblem(str(directory), None, "is not a directory")]
     files = flow_files(directory)
@@ -58,6 +64,8 @@ def _read_directory(directory: Path) -> tuple[dict[str, Flow], list[FlowProblem]
         return {}, [FlowProblem(str(directory), None, "has no flow files (*.yaml, *.yml)")]
     flows: dict[str, Flow] = {}
     problems: list[FlowProblem] = []
+    # Recorded and synthesized audio beside the flows (audio/<language>/manifest.yaml).
+    catalog = load_catalog(directory) if with_recordings else None
     for path in files:
         flow, found = _read(path)
         problems.extend(found)
@@ -69,7 +77,7 @@ def _read_directory(directory: Path) -> tuple[dict[str, Flow], list[FlowProblem]
                 FlowProblem(str(path), None, f"flow name '{flow.name}' is also used by {other}")
             )
             continue
-        flows[flow.name] = flow
+        flows[flow.name] = flow if catalog is None else with_audio(flow, catalog)
     return flows, problems
 
 

@@ -33,6 +33,20 @@ class PromptText:
     # What a borrowed voice (Voice.text_from) says when there is no recording. Needed where the
     # borrowed language's text says something else, e.g. "for Kazakh press 1" in the language menu.
     fallback: str | None = None
+    # Recorded in pieces, for a text that says a runtime variable ({last_two}): see AudioParts.
+    audio_parts: AudioParts | None = None
+
+
+@dataclass(frozen=True)
+class AudioParts:
+    """A recording of a text that says a number known only during the call, in pieces.
+
+    `parts` are audio files in order, with "{name}" where the runtime variable goes; the variable's
+    value is played digit by digit from `digits`, ten recordings of the digits 0 to 9.
+    """
+
+    parts: tuple[str, ...]
+    digits: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,9 @@ class Flow:
     entry_points: tuple[str, ...] = ()
     # {names} prompts may use whose values the edge supplies per call in CallState.vars.
     runtime_variables: tuple[str, ...] = ()
+    # How recordings say a runtime variable's digits, per language: the words for 0 to 9
+    # (YAML `digits:`). Each is recorded like a prompt; see AudioParts.
+    digits: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ TTS_LANGUAGE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")  # what <Say language=...> t
 
 _FLOW_FIELDS = (
     "name", "start", "languages", "default_language", "voices", "variables",
-    "runtime_variables", "entry_points", "nodes",
+    "runtime_variables", "entry_points", "nodes", "digits",
 )  # fmt: skip
 _VOICE_FIELDS = ("voice", "language", "text_from")
 _LANGUAGE_LIST = ", ".join(LANGUAGES)
@@ -70,6 +70,7 @@ class _Parser:
         if not isinstance(start, str):
             self.report(None, "start must name the node a call begins at")
         entry_points = self._entry_points(data.get("entry_points", []))
+        digits = self._digits(data.get("digits", {}), languages)
         raw_nodes = data.get("nodes")
         if not isinstance(raw_nodes, dict) or not raw_nodes:
             self.report(None, "nodes must map node ids to nodes")
@@ -93,6 +94,7 @@ class _Parser:
             variables=variables,
             entry_points=entry_points,
             runtime_variables=runtime_variables,
+            digits=digits,
         )
         return Parsed(flow, self.problems, declared, len(nodes) == len(raw_nodes))
 
@@ -181,6 +183,26 @@ class _Parser:
             else:
                 names.append(name)
         return tuple(names)
+
+    def _digits(self, raw: object, languages: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        """`digits:` per language: the ten words recordings use to say 0 to 9."""
+        rule = "digits: give a language the words for 0 to 9, e.g. kk: [нөл, бір, ..., тоғыз]"
+        if not isinstance(raw, dict):
+            self.report(None, rule)
+            return {}
+        digits: dict[str, tuple[str, ...]] = {}
+        for lang, words in raw.items():
+            if lang not in languages:
+                self.report(None, f"digits: unknown language code '{lang}' (not in languages)")
+            elif (
+                not isinstance(words, list)
+                or len(words) != 10
+                or not all(isinstance(word, str) and word.strip() for word in words)
+            ):
+                self.report(None, f"digits for '{lang}' must list 10 words, for 0 to 9, in order")
+            else:
+                digits[str(lang)] = tuple(word.strip() for word in words)
+        return digits
 
     def _entry_points(self, raw: object) -> tuple[str, ...]:
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):

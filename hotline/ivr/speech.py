@@ -50,12 +50,41 @@ def say(
     values = _values(flow, call_vars or {})
     heard: list[Utterance] = []
     for lang in languages:
+        pieces = _recorded_in_pieces(prompt.texts.get(lang), flow, lang, values)
+        if pieces:
+            heard.extend(pieces)
+            continue
         utterance = _utterance(flow, prompt, lang, values)
         # A language that borrows another's text (Kazakh read from Russian) would otherwise make
         # the caller hear the same sentence twice in a row in an all-languages prompt.
         if utterance is not None and utterance not in heard:
             heard.append(utterance)
     return tuple(heard)
+
+
+def _recorded_in_pieces(
+    text: PromptText | None, flow: Flow, lang: str, values: Mapping[str, str]
+) -> list[Utterance]:
+    """The recorded pieces of a text that says a runtime variable, digits included; [] if none.
+
+    A value that is not all digits (or is missing) cannot be played from the digit recordings:
+    the caller then hears the whole prompt from the voice instead.
+    """
+    voice = flow.voices.get(lang)
+    if text is None or text.audio_parts is None or voice is None:
+        return []
+    said = substitute(text.text, values, for_speech=False)
+    heard: list[Utterance] = []
+    for part in text.audio_parts.parts:
+        names = VARIABLE.fullmatch(part)
+        files = [part]
+        if names is not None:
+            value = values.get(names.group(1), "")
+            if not _DIGITS.fullmatch(value):
+                return []
+            files = [text.audio_parts.digits[int(digit)] for digit in value]
+        heard.extend(Utterance(said, voice.tts_language, voice.voice, audio=f) for f in files)
+    return heard
 
 
 def _values(flow: Flow, call_vars: Mapping[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.orm import Session
 
+from ..audio.manifest import file_hash
 from ..calllog import records
 from ..calllog.pseudonym import caller_key
 from ..ivr.model import TOPICS, CallState, Flow, Gather, RequestCallback, RouteTo, Step
@@ -34,8 +35,18 @@ def url(path: str, **params: str | int | None) -> str:
 
 
 def audio_url(path: str) -> str:
-    """The public URL Twilio fetches a recorded prompt from."""
-    return f"{settings().public_base_url}/ivr-audio/{path}"
+    """The public URL Twilio fetches a recorded prompt from, with the file's content hash.
+
+    Twilio caches what <Play> fetched by URL: a new recording gets a new URL, so it plays at once.
+    """
+    versions: dict[str, str] = current_app.extensions.setdefault("audio_versions", {})
+    version = versions.get(path)
+    if version is None:
+        try:
+            version = versions[path] = file_hash(settings().flows_dir / path)[:16]
+        except OSError:
+            version = ""  # the route answers 404; the caller hears the rest of the step
+    return f"{settings().public_base_url}/ivr-audio/{path}" + (f"?v={version}" if version else "")
 
 
 VAR_PREFIX = "v_"  # call variables travel in action URLs as v_<name>=<value>

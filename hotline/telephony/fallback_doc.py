@@ -3,7 +3,7 @@
 Twilio fetches the number's Fallback URL when the main webhook fails (no answer in 15 s, an
 error, a TLS problem). Hosted apart from the hotline (any static web host, another region), it
 still answers when the hotline's own hosts are down. `hotline fallback export DIR` writes it, with
-the recordings it plays, ready to upload.
+the recordings it plays (DIR/ivr-audio/..., as the hotline serves them), ready to upload.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from ..audio.manifest import file_hash
 from ..ivr import engine
 from ..ivr.loader import load_flows
 from ..ivr.model import CallState
@@ -36,12 +37,19 @@ def export(settings: Settings, directory: Path, base_url: str | None) -> list[Pa
             "the directory will be served from, so Twilio can fetch them there"
         )
     root = (base_url or "").rstrip("/")
-    body = twiml.render_message(step.utterances, lambda path: f"{root}/audio/{path}")
+
+    def audio_url(path: str) -> str:
+        # The same layout and content-hashed URL as the hotline's own /ivr-audio/, so with
+        # --base-url PUBLIC_BASE_URL the document is byte for byte what /twilio/fallback answers.
+        version = file_hash(settings.flows_dir / path)[:16]
+        return f"{root}/ivr-audio/{path}?v={version}"
+
+    body = twiml.render_message(step.utterances, audio_url)
     directory.mkdir(parents=True, exist_ok=True)
     written = [directory / DOCUMENT]
     written[0].write_text(body, encoding="utf-8")
     for recording in recordings:
-        target = directory / "audio" / recording
+        target = directory / "ivr-audio" / recording
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(settings.flows_dir / recording, target)
         written.append(target)

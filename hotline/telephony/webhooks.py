@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from ..audio.formats import CONTENT_TYPES
 from ..calllog.journal import event
 from ..calllog.records import FINAL_STATUSES
 from ..calllog.spool import Recorder
@@ -40,7 +42,6 @@ require_twilio_signature(bp)
 
 _MAX_DIGITS = 64  # longer input is a wrong key all the same; no reason to carry it further
 _MAX_TRIES = 20
-AUDIO_SUFFIXES = (".mp3", ".wav")  # what Twilio's <Play> plays
 
 
 def _state_from_query() -> tuple[str, CallState] | None:
@@ -176,9 +177,18 @@ def init_app(app: Flask) -> None:
     @app.get("/ivr-audio/<path:filename>")
     def ivr_audio(filename: str) -> Response:
         # Recorded prompts only; Twilio fetches them with GET. Nothing here is about a caller.
-        if not filename.lower().endswith(AUDIO_SUFFIXES):
+        suffix = Path(filename).suffix.lower()
+        if suffix not in CONTENT_TYPES:
             return Response("not found\n", status=404, mimetype="text/plain")
-        return send_from_directory(settings().flows_dir, filename)
+        # The type Twilio's <Play> expects, whatever this machine's mime.types says (error 13420).
+        response = send_from_directory(
+            settings().flows_dir, filename, mimetype=CONTENT_TYPES[suffix]
+        )
+        if request.args.get("v"):
+            # The URL names this content (?v=hash): a changed file gets a new URL, never this one.
+            response.cache_control.public = True
+            response.cache_control.max_age = 86400
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -22,7 +22,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 from support import ALWAYS_ON_SHIFT
 from twilio_fake import CallbackLegs, FakeTwilio
-from twiml_helpers import all_speech, ends_call, query
+from twiml_helpers import all_speech, ends_call, played, query
 
 from hotline import create_app
 from hotline.callbacks import attempts, service
@@ -370,9 +370,13 @@ def test_a_callback_rings_the_volunteer_first_then_the_survivor_and_destroys_the
 def test_identify_yes_lets_the_volunteer_say_who_is_calling(hotline: Hotline) -> None:
     hotline.request(identify=True, language="kk")
     hotline.work()
-    heard = all_speech(hotline.legs().volunteer_answers())
-    assert "можно сказать, что вы звоните с горячей линии" in heard
-    assert "по-казахски" in heard  # Dana speaks Kazakh; no recording yet: the Russian voice
+    answer = hotline.legs().volunteer_answers()
+    # Dana speaks Kazakh: she hears the Kazakh audio of every piece, no Russian voice.
+    assert all_speech(answer) == ""
+    assert played(answer) == [
+        f"/ivr-audio/audio/kk/callback_prompts.{piece}.mp3"
+        for piece in ("intro", "topic_violence", "language_kk", "identify_yes", "press_one")
+    ]
 
 
 @pytest.mark.parametrize(("answered_by", "digits"), [("machine_start", None), ("human", "2")])

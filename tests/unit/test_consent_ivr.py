@@ -139,8 +139,6 @@ def test_a_caller_with_a_hidden_number_is_asked_to_type_one(flow):
     [
         ("en", "ending in 6 7, press 1"),
         ("ru", "с последними цифрами 6 7, нажмите 1"),
-        # No Kazakh recording: the Russian text in the Russian voice, with the digits.
-        ("kk", "с последними цифрами 6 7, нажмите 1"),
     ],
 )
 def test_the_number_is_read_back_by_its_last_two_digits_only(flow, language, expected):
@@ -149,6 +147,26 @@ def test_the_number_is_read_back_by_its_last_two_digits_only(flow, language, exp
     assert step.end == Gather(node_id="callback_number", timeout_seconds=6)
     assert expected in heard(step)
     assert len(step.utterances) == 1
+
+
+def test_in_kazakh_the_number_is_played_in_pieces_with_the_recorded_digits(flow):
+    step = walk(flow, offer(flow, caller("kk")), ["1"])[-1]
+
+    assert [u.audio for u in step.utterances] == [
+        "audio/kk/default.callback_number.part1.mp3",
+        "audio/kk/default.digit_6.mp3",
+        "audio/kk/default.digit_7.mp3",
+        "audio/kk/default.callback_number.part2.mp3",
+    ]
+
+
+def test_without_kazakh_audio_the_russian_voice_reads_the_number(tmp_path):
+    (tmp_path / "default.yaml").write_text((FLOWS_DIR / "default.yaml").read_text("utf-8"), "utf-8")
+    bare = load_flows(tmp_path)["default"]
+    step = walk(bare, offer(bare, caller("kk")), ["1"])[-1]
+
+    assert "с последними цифрами 6 7, нажмите 1" in heard(step)
+    assert [u.audio for u in step.utterances] == [None]
 
 
 def test_the_offer_names_its_three_choices(flow):
@@ -187,7 +205,7 @@ def test_key_3_tries_again_for_the_topic_the_caller_chose(flow, topic):
         ("evening", "en", "in the evening, between 5 and 9 pm"),
         ("morning", "ru", "утром, с 9 до 12"),
         ("afternoon", "ru", "днём, с 12 до 17"),
-        ("evening", "kk", "вечером, с 17 до 21"),
+        ("evening", "ru", "вечером, с 17 до 21"),
     ],
 )
 def test_the_confirmation_says_when_to_expect_the_call_and_hangs_up(
@@ -198,6 +216,15 @@ def test_the_confirmation_says_when_to_expect_the_call_and_hangs_up(
     assert step.end == Hangup()
     assert expected in heard(step)
     assert "1 1 2" in heard(step)
+
+
+@pytest.mark.parametrize("window", ["any", "morning", "afternoon", "evening"])
+def test_in_kazakh_the_confirmation_plays_its_kazakh_audio(flow, window):
+    step = engine.enter(flow, f"callback_confirmed_{window}", caller("kk"))
+
+    assert [u.audio for u in step.utterances] == [
+        f"audio/kk/default.callback_confirmed_{window}.mp3"
+    ]
 
 
 def test_a_request_that_could_not_be_registered_gives_the_emergency_numbers(flow):
