@@ -59,11 +59,11 @@ control_socket_disable = True
 
 
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
-    """A new webhook worker loads its roster snapshot at once, before its first call."""
-    app = getattr(worker, "wsgi", None)
-    keeper = getattr(app, "extensions", {}).get("snapshot_keeper")
-    if keeper is not None:
-        keeper.start()
+    """A new webhook worker loads its roster snapshot and starts writing queued call events."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    for name in ("snapshot_keeper", "recorder"):
+        if extensions.get(name) is not None:
+            extensions[name].start()
 
 
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]

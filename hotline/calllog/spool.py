@@ -378,6 +378,10 @@ class Recorder:
             self._healthy = (time.monotonic() - started) / batches < SLOW_BATCH_SECONDS
         return written
 
+    def start(self) -> None:
+        """Start the background writer now (a fresh worker writes what an earlier one left)."""
+        self._ensure_thread()
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._pid == os.getpid():
