@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ class Database:
         self.engine = make_engine(url, connect_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.closed = False  # set by dispose(): background threads using it then stop
+        self._closing: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -35,8 +36,14 @@ class Database:
         finally:
             session.close()
 
+    def on_dispose(self, stop: Callable[[], None]) -> None:
+        """Call `stop` (wake a background thread and wait for it to end) before disposing."""
+        self._closing.append(stop)
+
     def dispose(self) -> None:
         self.closed = True
+        for stop in self._closing:
+            stop()
         self.engine.dispose()
 
 

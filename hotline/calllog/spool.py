@@ -387,7 +387,14 @@ class Recorder:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-        threading.Thread(target=self._run, name="hotline-applier", daemon=True).start()
+        thread = threading.Thread(target=self._run, name="hotline-applier", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            self._wake.set()
+            thread.join(timeout=5)
+
+        self.db.on_dispose(stop)
 
     def _run(self) -> None:
         backoff = IDLE_SECONDS

@@ -162,10 +162,10 @@ def next_rings(
     if snapshot is None:
         return NoOneToRing("nobody_on_shift")
     ordered = snapshot.ordered(topic, language, now, policy, tz, exclude=tried)
-    if not ordered and not tried:
-        # Before a caller hears that nobody is on shift, make sure the roster did not just change.
+    if not ordered:
+        # Before a caller hears that nobody can answer, make sure the roster did not just change.
         snapshot = keeper.refreshed() or snapshot
-        ordered = snapshot.ordered(topic, language, now, policy, tz)
+        ordered = snapshot.ordered(topic, language, now, policy, tz, exclude=tried)
     if not ordered:
         return NoOneToRing("exhausted" if tried else "nobody_on_shift")
     budget.check("claiming a volunteer")

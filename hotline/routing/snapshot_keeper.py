@@ -133,7 +133,14 @@ class SnapshotKeeper:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-        threading.Thread(target=self._run, name="hotline-roster", daemon=True).start()
+        thread = threading.Thread(target=self._run, name="hotline-roster", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            self._wake.set()
+            thread.join(timeout=5)
+
+        self.db.on_dispose(stop)
 
     def _run(self) -> None:
         while not self.db.closed:
