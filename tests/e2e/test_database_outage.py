@@ -86,6 +86,7 @@ def test_with_postgresql_stopped_calls_reach_volunteers_and_every_record_arrives
     assert dialed(talking_root)
     accept_and_finish(talking, talking_root, talk=False)
 
+    time.sleep(3)  # every worker has noticed the imported roster (within a second or so)
     postgres.stop()
     stopped_at = time.monotonic()
     # The conversation ends during the outage: the caller hears a goodbye, not "nobody can answer".
