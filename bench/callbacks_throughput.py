@@ -188,7 +188,7 @@ from rq import Queue
 from hotline import create_app
 from hotline.redis_conn import connect
 from hotline.settings import Settings
-from workers import queues
+from hotline import queues
 from workers.callbacks import SweepingWorker
 settings = Settings.from_env()
 app = create_app(settings)
@@ -268,11 +268,10 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     args = parser.parse_args()
 
-    from hotline import create_app
+    from hotline import create_app, queues
     from hotline.db import make_engine
     from hotline.models import Base
     from hotline.settings import Settings, normalize_database_url
-    from workers import queues
 
     with tempfile.TemporaryDirectory() as tmp, running_prism(Path(tmp) / "prism.log") as prism:
         recorder = Recorder(prism)

@@ -173,7 +173,7 @@ def run(url: str, args: argparse.Namespace) -> int:
 
     from hotline import create_app
     from hotline.crypto import encrypt, make_fernet
-    from hotline.dashboard.accounts import create_user
+    from hotline.dashboard.accounts.users import create_user
     from hotline.db import make_engine
     from hotline.models import Base, Volunteer
 

@@ -67,14 +67,16 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
 
 
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
-    """Mask phone-like digits in gunicorn's warnings and errors (they may quote a request)."""
+    """In the master, before any worker: refuse to start on bad settings, flows or config files
+    with the list of problems (each worker would otherwise print its own traceback), then mask
+    phone numbers in gunicorn's own log (a warning or an error may quote a request)."""
     from hotline.logs import RedactingFilter
+    from hotline.startup import check, shorter_paths
 
-    redacting = RedactingFilter()
-
-    def _redact_problems(record: logging.LogRecord) -> bool:
-        # INFO lines are start/stop notices ("Listening at: http://127.0.0.1:5000"): kept whole.
-        return record.levelno <= logging.INFO or redacting.filter(record)
-
+    problem = check()
+    if problem is not None:
+        # gunicorn prints a RuntimeError raised here as "Error: ..." and exits with status 1.
+        raise RuntimeError(shorter_paths(str(problem)))
+    # Kept whole: "Listening at: http://127.0.0.1:5000 (pid)" and the like (hotline.redaction).
     error_log: logging.Logger = server.log.error_log
-    error_log.addFilter(_redact_problems)
+    error_log.addFilter(RedactingFilter())

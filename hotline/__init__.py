@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from flask import Flask, Response
 
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .startup import StartupFiles
 
 __all__ = [
     "Settings",
@@ -20,14 +23,17 @@ Pool = Literal["all", "twilio", "dashboard"]
 
 
 def create_app(settings: Settings | None = None, pool: Pool = "all") -> Flask:
-    """Build the WSGI app; refuses to start on bad settings or invalid IVR flows.
+    """Build the WSGI app; refuses to start on bad settings, flows or config files.
 
     `pool` chooses what this process serves: everything (one process for all, as in tests and
     small installs), only the Twilio webhooks, or only the dashboard (see the Procfile).
+    Raises SettingsError or hotline.startup.StartupError, each listing every problem.
     """
     from . import db, logs, redis_conn
+    from .startup import load_files
 
     settings = settings or Settings.from_env()
+    files = load_files(settings)
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
@@ -39,12 +45,12 @@ def create_app(settings: Settings | None = None, pool: Pool = "all") -> Flask:
     if pool in ("all", "twilio"):
         from .telephony import webhooks
 
-        webhooks.init_app(app)
+        webhooks.init_app(app, files)
     if pool in ("all", "dashboard"):
-        from .dashboard import views as dashboard
+        from .dashboard import wiring as dashboard
 
         if pool == "dashboard":
-            _dashboard_needs(app)
+            _dashboard_needs(app, files)
         dashboard.init_app(app)
     _healthz(app)
     if settings.proxy_count:
@@ -65,13 +71,12 @@ def create_dashboard_app(settings: Settings | None = None) -> Flask:
     return create_app(settings, pool="dashboard")
 
 
-def _dashboard_needs(app: Flask) -> None:
+def _dashboard_needs(app: Flask, files: StartupFiles) -> None:
     """What the dashboard reads that the webhooks would otherwise have loaded."""
     from .crypto import make_fernet
-    from .routing.policy import load_policy
 
     settings = app.config["SETTINGS"]
-    app.extensions["routing_policy"] = load_policy(settings.config_dir / "routing.yaml")
+    app.extensions["routing_policy"] = files.routing
     app.extensions["fernet"] = make_fernet(settings.callback_encryption_keys)
 
 

@@ -38,6 +38,18 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(_args: argparse.Namespace) -> int:
+    """Check the settings, flows and config files as the web and the worker do at start-up."""
+    from .startup import check, shorter_paths
+
+    error = check()
+    if error is not None:
+        print(shorter_paths(str(error)), file=sys.stderr)
+        return 2 if error.what == "settings" else 1
+    print("settings, flows and config files are valid")
+    return 0
+
+
 def cmd_flows_check(args: argparse.Namespace) -> int:
     """Validate every flow file, then report each language's audio (recorded, missing, stale)."""
     from .audio.report import audio_report, default_callback_prompts, load
@@ -63,58 +75,9 @@ def cmd_flows_check(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Walk a call through the running hotline, printing what the caller hears."""
-    from .simulate import Heard, SimulatedCall, VolunteerPhones, scripted
+    from .devtools.simulate_command import run
 
-    settings = _settings()
-    base_url = (args.url or settings.public_base_url).rstrip("/")
-    call = SimulatedCall(base_url, settings.twilio_auth_token, caller=args.caller)
-
-    def interactive(gather: Heard) -> str | None:
-        try:
-            key = input("  press a key (Enter for silence) > ").strip()
-        except EOFError:
-            return None
-        return key or None
-
-    keys = scripted([k or None for k in args.keys.split(",")]) if args.keys else interactive
-    printed = 0
-
-    def show_new() -> None:
-        nonlocal printed
-        for heard in call.heard[printed:]:
-            if heard.kind == "say":
-                print(f"  [{heard.attrs.get('language', '')}] {heard.text}")
-            elif heard.kind == "play":
-                print(f"  [recording] {heard.text}")
-            elif heard.kind == "hangup":
-                print("  -- the hotline hangs up --")
-            elif heard.kind == "dial":
-                print("  -- ringing a volunteer --")
-        printed = len(call.heard)
-
-    def keys_with_echo(gather: Heard) -> str | None:
-        show_new()
-        key = keys(gather)
-        if args.keys:
-            print(f"  > {key if key else '(silence)'}")
-        return key
-
-    # Volunteers' phones answer and accept, unless --volunteer-answers says otherwise.
-    answers = dict(item.split("=", 1) for item in args.volunteer_answers.split(",") if "=" in item)
-    phones = VolunteerPhones(call, answers)
-    print(f"Calling {base_url}/twilio/voice as a simulated caller (CallSid {call.call_sid})")
-    try:
-        call.run(keys_with_echo, on_dial=phones)
-    except OSError as error:
-        print(f"cannot reach the hotline at {base_url}: {error}", file=sys.stderr)
-        return 1
-    show_new()
-    for _number, _caller_id, whisper in phones.legs:
-        print(f"  (a volunteer's phone rang; they heard: {whisper or 'nothing, busy/no answer'})")
-    refused = [e for e in call.exchanges if e.status >= 400]
-    for exchange in refused:
-        print(f"  !! {exchange.url} answered {exchange.status}", file=sys.stderr)
-    return 1 if refused else 0
+    return run(args, _settings())
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
@@ -142,7 +105,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 
 def cmd_users_create(args: argparse.Namespace) -> int:
     """Create a dashboard account; the password comes from stdin, or is typed twice."""
-    from .dashboard.cli_users import create_account
+    from .dashboard.accounts.cli import create_account
 
     return create_account(_settings(), args.username, args.role, args.volunteer)
 
@@ -211,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("-m", "--message", required=True)
     rev.set_defaults(func=cmd_db_revision)
 
+    sub.add_parser(
+        "check", help="check settings, flows and config files as start-up does"
+    ).set_defaults(func=cmd_check)
+
     flows = sub.add_parser("flows", help="IVR flows").add_subparsers(
         dest="flows_command", required=True
     )
@@ -225,14 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_audio_commands(sub)
 
     sim = sub.add_parser("simulate", help="walk a call through the running hotline")
-    sim.add_argument("--keys", help="scripted keys, e.g. 2,1 (an empty item is silence)")
-    sim.add_argument("--url", help="the hotline's base URL (default: PUBLIC_BASE_URL)")
-    sim.add_argument("--caller", default="+77010000000", help="the simulated caller's number")
-    sim.add_argument(
-        "--volunteer-answers",
-        default="",
-        help="how volunteers' phones answer: NUMBER=accept|decline|silent|busy|no-answer,...",
-    )
+    from .devtools.simulate_command import add_arguments as simulate_arguments
+
+    simulate_arguments(sim)
     sim.set_defaults(func=cmd_simulate)
 
     roster = sub.add_parser("roster", help="volunteers and shifts").add_subparsers(
@@ -279,8 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .startup import StartupError, shorter_paths
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except StartupError as error:  # `hotline worker` with a broken flow or config file
+        print(shorter_paths(str(error)), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

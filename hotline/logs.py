@@ -3,45 +3,47 @@
 from __future__ import annotations
 
 import logging
-import re
+from typing import TYPE_CHECKING
 
-from flask import Flask
+from .redaction import redact
 
-# Digits with +, spaces, dashes, dots or brackets between them. A run holding seven or more digits
-# could be a phone number (the shortest national numbers have seven) and is masked before a log
-# line is written; an IPv4 address, a timestamp or a short id is left alone.
-_DIGIT_RUN = re.compile(r"\+?\d[\d\s().-]*\d")
-_NOT_A_PHONE = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}( \d{2})?)$")  # IPv4, a date
-_MIN_PHONE_DIGITS = 7
+if TYPE_CHECKING:
+    from flask import Flask
 
+__all__ = ["RedactingFilter", "cause", "init_app", "install_redaction", "redact"]
 
-def _mask(match: re.Match[str]) -> str:
-    run = match.group(0)
-    digits = sum(ch.isdigit() for ch in run)
-    if digits < _MIN_PHONE_DIGITS or _NOT_A_PHONE.match(run.strip()):
-        return run
-    return "[redacted-number]"
+_TRACEBACKS = logging.Formatter()
 
 
-def redact(text: str) -> str:
-    """Mask anything in `text` that looks like a phone number."""
-    return _DIGIT_RUN.sub(_mask, text)
+def cause(exc: BaseException) -> str:
+    """The exception as one line, `Type: first line of its message`, for a log line's own text.
+
+    Log it with `exc_info=exc` as well: the traceback follows, and the filter masks both.
+    """
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with phone-like digit runs masked."""
+    """Masks phone numbers in each record's message, traceback and stack before it is written.
+
+    A traceback is formatted here, once, and kept as the record's redacted `exc_text`: a handler
+    further on then prints that text and never formats the exception (whose message, arguments
+    and chained causes could quote a caller's number) on its own.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and record.exc_info[1] is not None:
-            # Exceptions are logged as type and redacted message only: a traceback's locals and
-            # reprs could hold a caller's number.
-            exc = record.exc_info[1]
-            record.msg = f"{record.getMessage()} [{type(exc).__name__}: {redact(str(exc))}]"
-            record.args, record.exc_info, record.exc_text = None, None, None
+        # Formatted once, here, so that no handler formats the arguments again unmasked.
+        record.msg, record.args = redact(message), None
+        if record.exc_info:
+            if record.exc_info[0] is not None:
+                record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

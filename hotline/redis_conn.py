@@ -9,6 +9,8 @@ import time
 from flask import Flask, current_app
 from redis import Redis
 
+from .logs import cause
+
 log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 1.0
@@ -48,7 +50,11 @@ class RedisGate:
         with self._lock:
             if time.monotonic() - self._failed_at >= RETRY_AFTER_SECONDS:
                 self.outages += 1
-                log.warning("Redis unreachable (%s): the database stands in", type(why).__name__)
+                log.warning(
+                    "Redis unreachable (%s): the database stands in",
+                    cause(why) if why else "no answer",
+                    exc_info=why,
+                )
             self._failed_at = time.monotonic()
 
     @property

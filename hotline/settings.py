@@ -23,7 +23,13 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class SettingsError(Exception):
-    """A missing or malformed environment variable; the message names it and says what to do."""
+    """Missing or malformed environment variables; each problem names one and says what to do."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "The hotline cannot start; fix these settings:\n  - " + "\n  - ".join(self.problems)
+        )
 
 
 @dataclass(frozen=True)
@@ -127,9 +133,7 @@ class Settings:
             problems.append("LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 
         if problems:
-            raise SettingsError(
-                "The hotline cannot start; fix these settings:\n  - " + "\n  - ".join(problems)
-            )
+            raise SettingsError(problems)
         return cls(
             twilio_account_sid=account_sid,
             twilio_auth_token=auth_token,

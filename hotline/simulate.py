@@ -1,13 +1,15 @@
 """A stand-in for Twilio's voice side: walks a call through a running hotline over HTTP.
 
 It signs every request as Twilio does, follows <Gather>, <Redirect> and <Hangup>, answers <Dial>
-from a script, and sends the status callback at the end. `hotline simulate` uses it from a terminal;
+from a script, and sends the status callback at the end, with the call's real duration (so the
+dashboard shows how long the simulated call lasted). `hotline simulate` uses it from a terminal;
 the end-to-end tests use it against gunicorn.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -104,6 +106,7 @@ class SimulatedCall:
         send_status: bool = True,
     ) -> list[Heard]:
         """Play the whole call: from /twilio/voice to a hangup or the end of the document."""
+        started = time.monotonic()
         url: str | None = f"{self.base_url}/twilio/voice"
         extra: dict[str, str] = {}
         for _ in range(max_requests):
@@ -112,8 +115,11 @@ class SimulatedCall:
             exchange = self.post(url, extra)
             url, extra = self._follow(exchange, keys, on_dial)
         if send_status:
+            # Twilio reports whole seconds, from the answer to the hangup.
+            duration = str(round(time.monotonic() - started))
             self.post(
-                f"{self.base_url}/twilio/status", {"CallStatus": "completed", "CallDuration": "42"}
+                f"{self.base_url}/twilio/status",
+                {"CallStatus": "completed", "CallDuration": duration},
             )
         return self.heard
 
@@ -168,31 +174,38 @@ class VolunteerPhones:
     """The volunteers' side of <Dial>: how each number answers, and what each leg heard.
 
     `answers` maps a number to accept | decline | silent | busy | no-answer | failed; a number
-    not listed accepts. `legs` records (number, callerId, whisper speech) per leg rung.
+    not listed does what `*` says, or accepts. `legs` records (number, callerId, whisper speech)
+    per leg rung. A bridged call lasts `talk_seconds` (really: DialCallDuration is measured).
     """
 
     call: SimulatedCall
     answers: dict[str, str] = field(default_factory=dict)
     legs: list[tuple[str, str, str]] = field(default_factory=list)
-    talk_seconds: int = 120
+    talk_seconds: float = 0.0
 
     def __call__(self, dial: ET.Element) -> dict[str, str]:
         for number in dial.iter("Number"):
             phone = (number.text or "").strip()
-            action = self.answers.get(phone, "accept")
+            action = self.answers.get(phone, self.answers.get("*", "accept"))
             if action in {"busy", "no-answer", "failed"}:
                 self.legs.append((phone, dial.get("callerId", ""), ""))
                 continue
             bridged, speech = self._whisper(number.get("url", ""), action)
             self.legs.append((phone, dial.get("callerId", ""), speech))
             if bridged:
+                started = time.monotonic()
+                time.sleep(self.talk_seconds)
                 return {
                     "DialCallStatus": "completed",
                     "DialBridged": "true",
-                    "DialCallDuration": str(self.talk_seconds),
+                    "DialCallDuration": str(round(time.monotonic() - started)),
                 }
             return {"DialCallStatus": "completed", "DialBridged": "false"}
-        last = self.answers.get(self.legs[-1][0], "no-answer") if self.legs else "no-answer"
+        last = (
+            self.answers.get(self.legs[-1][0], self.answers.get("*", "no-answer"))
+            if self.legs
+            else "no-answer"
+        )
         return {"DialCallStatus": last if last in {"busy", "failed"} else "no-answer"}
 
     def _whisper(self, url: str, action: str) -> tuple[bool, str]:

@@ -74,13 +74,28 @@ def ensure_prism() -> Path:
 
 
 @contextmanager
-def running_prism(log_path: Path | None = None) -> Iterator[str]:
-    """Start Prism on a free port; yields its base URL and stops it afterwards."""
+def running_prism(log_path: Path | None = None, upstream: str | None = None) -> Iterator[str]:
+    """Start Prism on a free port; yields its base URL and stops it afterwards.
+
+    Without `upstream` Prism mocks Twilio (answers the spec's examples). With it, Prism is a
+    validating proxy: each request and each answer of `upstream` is checked against the spec,
+    and one that does not conform gets a 422 (request) or 500 (answer) naming the violations.
+    """
     prism = ensure_prism()
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    mode = ["mock"] if upstream is None else ["proxy", "--errors"]
     process = subprocess.Popen(
-        [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)],
+        [
+            str(prism),
+            *mode,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            str(SPEC),
+            *([upstream] if upstream else []),
+        ],
         env=node_env(),
         stdout=log,
         stderr=subprocess.STDOUT,

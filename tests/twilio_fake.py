@@ -1,145 +1,31 @@
-"""A small stateful stand-in for Twilio: its REST API (Calls) over HTTP, and a driver for the
-webhooks Twilio would send back for a callback's legs.
+"""Twilio for the tests: its REST API (Calls) over HTTP, and a driver for the webhooks Twilio would
+send back for a callback's legs.
 
-FakeTwilio is a real HTTP server (a thread on 127.0.0.1), so the hotline's own twilio-python client
-and HTTP client are exercised exactly as in production, with TWILIO_API_BASE_URL pointing here.
-CallbackLegs then plays Twilio's part: answers the volunteer's phone, presses keys, answers (or
-not) the survivor's phone and reports how the legs ended, following the TwiML the hotline returns.
+FakeTwilio is the project's local stand-in (hotline.devtools.twilio_api.LocalTwilio, the one
+`./dev run` starts), quiet and with phones that never ring by themselves: a real HTTP server, so the
+hotline's own twilio-python client and HTTP client are exercised exactly as in production, with
+TWILIO_API_BASE_URL pointing there. Its answers are checked against Twilio's OpenAPI spec in
+tests/integration/test_twilio_contract.py. CallbackLegs then plays Twilio's part step by step:
+answers the volunteer's phone, presses keys, answers (or not) the survivor's phone and reports how
+the legs ended, following the TwiML the hotline returns.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import secrets
-import threading
-import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from twiml_helpers import parse, path_and_query
 
-_CALLS = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls\.json$")
-_CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
+from hotline.devtools.calls import CreatedCall
+from hotline.devtools.twilio_api import LocalTwilio
+
+__all__ = ["CallbackLegs", "CreatedCall", "FakeTwilio"]
 
 
-@dataclass
-class CreatedCall:
-    """One Calls.create request as the fake received it (form fields, first value each)."""
-
-    sid: str
-    params: dict[str, str]
-    received_at: float  # time.perf_counter() when the request arrived
-    updates: list[dict[str, str]] = field(default_factory=list)
-
-
-class FakeTwilio:
-    """Twilio's Calls resource on a local port: records creates and updates, answers 201/200."""
-
-    def __init__(self) -> None:
-        self.created: list[CreatedCall] = []
-        self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for the next creates
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeTwilio:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def fail_next(self, status: int = 400, code: int = 21215) -> None:
-        """Answer the next Calls.create with a Twilio error (e.g. 21215: geo permissions)."""
-        self.failures.append((status, code))
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[CreatedCall]:
-        """Block until `count` calls were created; the list of them."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self.created) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"expected {count} calls, got {len(self.created)}")
-                self._arrived.wait(left)
-            return list(self.created)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # the test's output stays free of request lines
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                path = urlsplit(self.path).path
-                if match := _CALLS.match(path):
-                    self._create(match.group(1), form)
-                elif match := _CALL.match(path):
-                    self._update(match.group(1), match.group(2), form)
-                else:
-                    self._json(404, {"code": 20404, "message": "not found", "status": 404})
-
-            def _create(self, account: str, form: dict[str, str]) -> None:
-                with fake._arrived:
-                    failure = fake.failures.pop(0) if fake.failures else None
-                    if failure is None:
-                        sid = "CA" + secrets.token_hex(16)
-                        fake.created.append(CreatedCall(sid, form, time.perf_counter()))
-                        fake._arrived.notify_all()
-                if failure is not None:
-                    status, code = failure
-                    # Like Twilio's, the message quotes the number: the hotline must not log it.
-                    message = f"The 'To' number {form.get('To')} is not allowed"
-                    self._json(status, {"code": code, "message": message, "status": status})
-                    return
-                self._json(201, _call_json(account, sid, form, "queued"))
-
-            def _update(self, account: str, sid: str, form: dict[str, str]) -> None:
-                with fake._lock:
-                    call = next((c for c in fake.created if c.sid == sid), None)
-                    if call is not None:
-                        call.updates.append(form)
-                if call is None:
-                    self._json(404, {"code": 20404, "message": "not found", "status": 404})
-                    return
-                self._json(200, _call_json(account, sid, call.params, form.get("Status", "")))
-
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-
-def _call_json(account: str, sid: str, form: dict[str, str], status: str) -> dict[str, Any]:
-    return {
-        "sid": sid,
-        "account_sid": account,
-        "to": form.get("To"),
-        "from": form.get("From"),
-        "status": status,
-        "direction": "outbound-api",
-        "api_version": "2010-04-01",
-        "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json",
-    }
+class FakeTwilio(LocalTwilio):
+    """Twilio's Calls resource for a test: any credentials, no ringing timers, no output."""
 
 
 class CallbackLegs:

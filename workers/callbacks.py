@@ -19,11 +19,12 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.exceptions import DuplicateJobError
 
+from hotline import queues
 from hotline.callbacks import attempts, service
+from hotline.logs import cause
+from hotline.redaction import redact
 from hotline.telephony.callback_calls import runtime
 from hotline.telephony.rest_client import TwilioCalls
-
-from . import queues
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,14 @@ DEFAULT_SWEEP_INTERVAL = 60
 
 
 class JobFailed(Exception):
-    """A callback job failed. Only the original exception's type is kept: RQ stores failures in
-    Redis, and a message (a Twilio error, a database error) could quote a phone number."""
+    """A callback job failed: the original exception's type and message, phone numbers masked.
+
+    RQ stores a failure's traceback in Redis, away from the logging filter, so the message is
+    masked here and the original (whose traceback and causes could quote a number) left behind.
+    """
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(redact(cause(exc)))
 
 
 def run_callback_attempt(request_id: int) -> str:
@@ -41,8 +48,8 @@ def run_callback_attempt(request_id: int) -> str:
     try:
         return attempts.run_attempt(runtime(), int(request_id)).value
     except Exception as exc:
-        log.error("callback %s: job failed (%s)", request_id, type(exc).__name__)
-        raise JobFailed(type(exc).__name__) from None
+        log.error("callback %s: job failed (%s)", request_id, cause(exc), exc_info=exc)
+        raise JobFailed(exc) from None
 
 
 def sweep_callbacks() -> dict[str, int]:
@@ -63,8 +70,8 @@ def sweep_callbacks() -> dict[str, int]:
         finally:
             session.close()
     except Exception as exc:
-        log.error("callback sweep failed (%s)", type(exc).__name__)
-        raise JobFailed(type(exc).__name__) from None
+        log.error("callback sweep failed (%s)", cause(exc), exc_info=exc)
+        raise JobFailed(exc) from None
     finally:
         if rt.redis is not None:
             schedule_sweep(rt.redis, interval)
@@ -92,7 +99,7 @@ def schedule_sweep(
     except DuplicateJobError:
         pass  # another worker (or the previous sweep) scheduled this slot already
     except (RedisError, OSError) as exc:
-        log.warning("callback sweep not scheduled (%s)", type(exc).__name__)
+        log.warning("callback sweep not scheduled (%s)", cause(exc), exc_info=exc)
         return None
     return job_id
 

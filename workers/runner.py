@@ -6,11 +6,10 @@ import sys
 
 from rq import Queue
 
-from hotline import create_app
+from hotline import create_app, queues
 from hotline.redis_conn import connect
 from hotline.settings import Settings
 
-from . import queues
 from .callbacks import SweepingWorker
 
 

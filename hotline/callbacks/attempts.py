@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..logs import cause
 from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from ..routing import claims
 from ..routing.policy import WHISPER_ALLOWANCE_SECONDS, pick_volunteers
@@ -94,7 +95,7 @@ def _run(rt: CallbackRuntime, session: Session, request_id: int, now: datetime) 
     try:
         volunteer_id = _claim(rt, request.id, ordered)
     except RedisError as exc:
-        log.warning("callback %s: claims unavailable (%s)", request.id, type(exc).__name__)
+        log.warning("callback %s: claims unavailable (%s)", request.id, cause(exc), exc_info=exc)
         return _later(rt, session, request, Outcome.DIAL_ERROR, now)
     if volunteer_id is None:
         return _later(rt, session, request, Outcome.ALL_BUSY, now)
@@ -139,7 +140,7 @@ def _ring(
         )
     except (DialError, VolunteerNotFound) as exc:
         code = exc.code if isinstance(exc, DialError) else "volunteer_gone"
-        log.warning("callback %s: volunteer leg not placed (%s)", request.id, code)
+        log.warning("callback %s: volunteer leg not placed (%s)", request.id, exc)
         leg.error = code[:64]
         request.last_error = f"dial:{code}"[:120]
         outcome = (
@@ -175,7 +176,7 @@ def cancel_request(rt: CallbackRuntime, request_id: int, by: str) -> bool:
             rt.calls.hang_up(sid)
         except DialError as exc:
             # The leg's webhooks still find the request cancelled and hang up themselves.
-            log.warning("callback %s: leg not hung up (%s)", request_id, exc.code)
+            log.warning("callback %s: leg not hung up (%s)", request_id, exc)
     return cancelled
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import phonenumbers
 import yaml
 
+from ..yaml_errors import describe as describe_yaml_error
 from .retry import RetryPolicy
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -76,7 +77,7 @@ def load_config(path: str | Path) -> CallbackConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CallbackConfigError(f"{source}: not valid YAML ({exc})") from None
+        raise CallbackConfigError(f"{source}: {describe_yaml_error(exc)}") from None
     return parse_config(data, source)
 
 

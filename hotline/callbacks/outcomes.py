@@ -12,6 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from redis import Redis
 from redis.exceptions import RedisError
 
+from ..logs import cause
 from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from ..routing import claims
 from .config import CallbackConfig
@@ -147,4 +148,4 @@ def release_claim(redis: Redis | None, request_id: int, volunteer_id: int | None
     try:
         claims.release(redis, volunteer_id, claim_owner(request_id))
     except RedisError as exc:
-        log.warning("callback %s: claim release failed (%s)", request_id, type(exc).__name__)
+        log.warning("callback %s: claim release failed (%s)", request_id, cause(exc), exc_info=exc)

@@ -10,6 +10,7 @@ import yaml
 
 from ..audio.catalog import load_catalog, with_audio_texts
 from ..ivr.model import LANGUAGES, TOPICS, PromptText, Utterance, Voice
+from ..yaml_errors import describe as describe_yaml_error
 
 # Every piece the callback webhooks say; the file must give each in every language.
 NAMES = (
@@ -63,7 +64,7 @@ def load_prompts(
     except OSError as exc:
         raise CallbackPromptsError(f"{source}: cannot read the file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise CallbackPromptsError(f"{source}: not valid YAML ({exc})") from None
+        raise CallbackPromptsError(f"{source}: {describe_yaml_error(exc)}") from None
     problems: list[str] = []
     if not isinstance(data, dict):
         raise CallbackPromptsError(f"{source}: expected 'voices' and 'prompts' at the top level")

@@ -21,11 +21,16 @@ from .config import CallbackConfig
 
 
 class DialError(Exception):
-    """Placing a call failed; `code` says why (a Twilio error code or 'network'), never a number."""
+    """Placing a call failed; `code` says why (a Twilio error code or 'network'), never a number.
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
+    `detail` is what Twilio or the network said, phone numbers already masked: for the log only
+    (the database keeps the code).
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.detail = detail
 
 
 class OutboundCalls(Protocol):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..crypto import encrypt
+from ..logs import cause
 from ..models.callback import AttemptOutcome, CallbackRequest, CallbackStatus
 from ..routing.policy import LANGUAGES, TOPICS
 from . import outcomes
@@ -71,7 +72,10 @@ def schedule(queue: Queue | None, request: CallbackRequest, now: datetime) -> bo
     except (RedisError, OSError) as exc:
         # Committed already: the sweeper will enqueue it once Redis is back.
         log.warning(
-            "callback %s: not enqueued (%s); the sweeper will", request.id, type(exc).__name__
+            "callback %s: not enqueued (%s); the sweeper will",
+            request.id,
+            cause(exc),
+            exc_info=exc,
         )
         return False
     return True

@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..db import Database
+from ..logs import cause
 from ..models import AppliedEvent, VolunteerClaim, WebhookReply, utcnow
 from ..redis_conn import RedisGate
 from . import journal
@@ -307,7 +308,9 @@ class Recorder:
             try:
                 seq = push(redis, events)
             except RedisError as exc:
-                log.warning("journal in Redis unavailable (%s): spooling here", type(exc).__name__)
+                log.warning(
+                    "journal in Redis unavailable (%s): spooling here", cause(exc), exc_info=exc
+                )
                 self.gate.failed(exc)
             else:
                 self._wake.set()
@@ -316,7 +319,7 @@ class Recorder:
         try:
             seq = self.local.append(events)
         except OSError as exc:
-            log.error("call events lost: the local spool failed (%s)", type(exc).__name__)
+            log.error("call events lost: the local spool failed (%s)", cause(exc), exc_info=exc)
             return
         self._wake.set()
         self._wait(cap, seq, self.local.done_count)
@@ -416,7 +419,7 @@ class Recorder:
                     log.warning("database unreachable (%s): call events wait in the spool", exc)
                 backoff = min(backoff * 2, 5.0)
             except Exception as exc:  # the thread must outlive any surprise
-                log.error("applier: %s", type(exc).__name__)
+                log.error("applier: %s", cause(exc), exc_info=exc)
                 backoff = 5.0
 
     def _housekeeping(self) -> None:
@@ -434,4 +437,4 @@ class Recorder:
                 )
                 session.execute(delete(VolunteerClaim).where(VolunteerClaim.expires_at < now))
         except SQLAlchemyError as exc:
-            log.warning("housekeeping skipped (%s)", type(exc).__name__)
+            log.warning("housekeeping skipped (%s)", cause(exc), exc_info=exc)

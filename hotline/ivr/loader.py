@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from ..audio.catalog import load_catalog, with_audio
+from ..yaml_errors import describe as describe_yaml_error
 from .errors import FlowError, FlowProblem
 from .model import Flow
 from .parse import parse_flow
@@ -85,8 +86,11 @@ def _read(path: Path) -> tuple[Flow | None, list[FlowProblem]]:
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [FlowProblem(file, None, f"cannot be read: {type(exc).__name__}")]
+    except OSError as exc:
+        return None, [FlowProblem(file, None, f"cannot be read: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        problem = f"is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        return None, [FlowProblem(file, None, problem)]
     document, problems = parse_yaml(text, file)
     if document is None:
         return None, problems
@@ -158,15 +162,8 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[FlowProblem]
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        what = exc.problem or exc.context or "invalid YAML"
-        if "mapping values are not allowed" in what:
-            what += ' (put a text containing ": " in double quotes)'
-        return None, [FlowProblem(file, None, f"YAML syntax error at {where}: {what}")]
     except yaml.YAMLError as exc:
-        return None, [FlowProblem(file, None, f"YAML error: {exc}")]
+        return None, [FlowProblem(file, None, describe_yaml_error(exc))]
     finally:
         loader.dispose()
     # Keep going after a duplicate key: the staff member gets every problem in one run.

@@ -212,11 +212,13 @@ class NodeReader:
     def _transition(self, node_id: str, raw: object, where: str) -> Transition | None:
         if isinstance(raw, str):
             return Transition(target=raw)
+        if isinstance(raw, dict):
+            # First, so that `{nxt: topic}` says "did you mean 'next'?" as a node's field does.
+            for problem in unknown_fields(raw, _TRANSITION_FIELDS, "a transition"):
+                self.report(node_id, f"{where}: {problem}")
         if not isinstance(raw, dict) or not isinstance(raw.get("next"), str):
             self.report(node_id, f"{where} must name a next node")
             return None
-        for problem in unknown_fields(raw, _TRANSITION_FIELDS, "a transition"):
-            self.report(node_id, f"{where}: {problem}")
         language, topic = raw.get("set_language"), raw.get("set_topic")
         if language is not None and language not in self.prompts.languages:
             self.report(node_id, f"{where}: set_language '{language}' is not a flow language")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import budget
 from ..crypto import decrypt
 from ..db import Database
+from ..logs import cause
 from ..redis_conn import RedisGate
 from . import claims, db_claims
 from .policy import RoutingPolicy
@@ -127,7 +128,9 @@ class Claimer:
         try:
             budget.run_bounded(_extend, timeout=min(1.0, budget.remaining()))
         except (SQLAlchemyError, budget.BudgetExceeded) as exc:
-            log.warning("claim not extended (%s); it lasts its ringing time", type(exc).__name__)
+            log.warning(
+                "claim not extended (%s); it lasts its ringing time", cause(exc), exc_info=exc
+            )
 
     def release(self, owner: str) -> None:
         """Free the volunteers this owner holds in Redis (the database's go with the journal)."""

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from ..yaml_errors import describe as describe_yaml_error
+
 ROLES = ("lawyer", "psychologist", "social_worker")
 TOPICS = ("violence", "trafficking", "labor")
 LANGUAGES = ("kk", "ru", "en")
@@ -228,7 +230,7 @@ def load_policy(path: str | Path) -> RoutingPolicy:
     except OSError as exc:
         raise RoutingPolicyError(f"{source}: cannot read the file ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise RoutingPolicyError(f"{source}: not valid YAML ({exc})") from None
+        raise RoutingPolicyError(f"{source}: {describe_yaml_error(exc)}") from None
     return parse_policy(data, source)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import budget
 from ..db import Database
+from ..logs import cause
 from ..models import utcnow
 from ..redis_conn import RedisGate
 from . import claims, db_claims
@@ -65,7 +66,7 @@ class SnapshotKeeper:
             try:
                 budget.run_bounded(self.reload, timeout=budget.remaining())
             except (SQLAlchemyError, budget.BudgetExceeded) as exc:
-                log.warning("roster not loaded from the database (%s)", type(exc).__name__)
+                log.warning("roster not loaded from the database (%s)", cause(exc), exc_info=exc)
         return self._snapshot
 
     def refreshed(self, timeout: float = 1.0) -> RosterSnapshot | None:
@@ -74,7 +75,7 @@ class SnapshotKeeper:
         try:
             budget.run_bounded(self._reload_if_changed, timeout=min(timeout, budget.remaining()))
         except (SQLAlchemyError, budget.BudgetExceeded) as exc:
-            log.info("roster not checked (%s)", type(exc).__name__)
+            log.info("roster not checked (%s)", cause(exc))
         return self._snapshot
 
     def _reload_if_changed(self) -> None:
@@ -150,7 +151,7 @@ class SnapshotKeeper:
             try:
                 self.tick()
             except Exception as exc:  # the thread must outlive any surprise
-                log.warning("roster refresh failed (%s)", type(exc).__name__)
+                log.warning("roster refresh failed (%s)", cause(exc), exc_info=exc)
 
     def tick(self) -> None:
         """One round of the background work (also called by tests)."""

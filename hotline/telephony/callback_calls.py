@@ -27,20 +27,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from twilio.twiml.voice_response import VoiceResponse
 
-from workers.queues import CALLBACKS
-
 from ..callbacks import attempts, outcomes, service
-from ..callbacks.config import load_config
-from ..callbacks.prompts import CallbackPrompts, load_prompts
+from ..callbacks.config import CallbackConfig
+from ..callbacks.prompts import CallbackPrompts
 from ..callbacks.runtime import CallbackRuntime
 from ..crypto import decrypt, make_fernet
 from ..db import get_db
+from ..logs import cause
 from ..models.base import utcnow
 from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from ..models.roster import Volunteer
+from ..queues import CALLBACKS
 from ..redis_conn import get_redis
 from ..routing import claims
-from ..routing.policy import load_policy
 from ..routing.roster_queries import record_call_ended
 from . import twiml
 from .edge import audio_url, require_twilio_signature, xml
@@ -69,13 +68,10 @@ _LEG_STATUS = {
 # --- wiring ------------------------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Register the callback webhooks; a bad callbacks.yaml or prompts file stops start-up."""
-    settings = app.config["SETTINGS"]
-    app.extensions["callback_config"] = load_config(settings.config_dir / "callbacks.yaml")
-    app.extensions["callback_prompts"] = load_prompts(
-        settings.config_dir / "callback_prompts.yaml", settings.flows_dir
-    )
+def init_app(app: Flask, config: CallbackConfig, prompts: CallbackPrompts) -> None:
+    """Register the callback webhooks, with callbacks.yaml and its prompts (hotline.startup)."""
+    app.extensions["callback_config"] = config
+    app.extensions["callback_prompts"] = prompts
     app.register_blueprint(bp)
 
 
@@ -86,12 +82,8 @@ def runtime() -> CallbackRuntime:
     if built is None:
         settings = app.config["SETTINGS"]
         redis = get_redis()
-        config = app.extensions.get("callback_config") or load_config(
-            settings.config_dir / "callbacks.yaml"
-        )
-        routing = app.extensions.get("routing_policy") or load_policy(
-            settings.config_dir / "routing.yaml"
-        )
+        config = app.extensions["callback_config"]
+        routing = app.extensions["routing_policy"]
         built = CallbackRuntime(
             sessions=get_db().sessions,
             fernet=app.extensions.get("fernet") or make_fernet(settings.callback_encryption_keys),
@@ -109,12 +101,7 @@ def runtime() -> CallbackRuntime:
 
 
 def _prompts() -> CallbackPrompts:
-    prompts = current_app.extensions.get("callback_prompts")
-    if prompts is None:
-        settings = current_app.config["SETTINGS"]
-        prompts = load_prompts(settings.config_dir / "callback_prompts.yaml", settings.flows_dir)
-        current_app.extensions["callback_prompts"] = prompts
-    return prompts
+    return current_app.extensions["callback_prompts"]
 
 
 @contextmanager
@@ -209,7 +196,7 @@ def volunteer() -> Response:
             ids = {"request": found.id, "attempt": leg.id}
             repeat = request.args.get("repeat") == "1"
     except SQLAlchemyError as exc:
-        log.error("callback whisper unavailable, database error %s", type(exc).__name__)
+        log.error("callback whisper unavailable (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     answer_url = rt.url("/volunteer/answer", **ids)
     # No key: hear it once more, then the answer handler counts silence as a decline.
@@ -258,7 +245,7 @@ def volunteer_answer() -> Response:
             _keep_claim(rt, found.id, leg.volunteer_id)
             log.info("callback %s: volunteer %s accepted; dialing", found.id, leg.volunteer_id)
     except SQLAlchemyError as exc:
-        log.error("callback answer lost, database error %s", type(exc).__name__)
+        log.error("callback answer lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     response = VoiceResponse()
     twiml.add_utterances(response, _prompts().say(["connecting"], language), audio_url)
@@ -297,7 +284,7 @@ def caller() -> Response:
                 return xml(_hangup())
             log.info("callback %s: completed, number erased", found.id)
     except SQLAlchemyError as exc:
-        log.error("callback caller leg lost, database error %s", type(exc).__name__)
+        log.error("callback caller leg lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     return xml(twiml.empty())  # an empty document bridges the two legs
 
@@ -320,7 +307,7 @@ def caller_result() -> Response:
                 _settle(session, found, leg, outcome)
             connected = leg.outcome == AttemptOutcome.CALLER_CONNECTED.value
     except SQLAlchemyError as exc:
-        log.error("callback dial result lost, database error %s", type(exc).__name__)
+        log.error("callback dial result lost (%s)", cause(exc), exc_info=exc)
         return xml(_hangup())
     return xml(_hangup()) if connected else _say_and_hang_up(["caller_unreachable"], language)
 
@@ -345,7 +332,7 @@ def volunteer_status() -> Response:
                 record_call_ended(session, leg.volunteer_id, now)  # fairness: they just talked
                 session.commit()
     except SQLAlchemyError as exc:
-        log.error("callback leg status lost, database error %s", type(exc).__name__)
+        log.error("callback leg status lost (%s)", cause(exc), exc_info=exc)
     return xml(twiml.empty())
 
 
@@ -358,7 +345,7 @@ def _keep_claim(rt: CallbackRuntime, request_id: int, volunteer_id: int | None) 
             rt.redis, volunteer_id, outcomes.claim_owner(request_id), rt.routing.connected_claim_ttl
         )
     except RedisError as exc:
-        log.warning("callback %s: claim not extended (%s)", request_id, type(exc).__name__)
+        log.warning("callback %s: claim not extended (%s)", request_id, cause(exc), exc_info=exc)
 
 
 def _hangup() -> str:

@@ -20,8 +20,6 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.exc import SQLAlchemyError
 
-from workers.queues import CALLBACKS
-
 from ..callbacks.config import CallbackConfig
 from ..callbacks.numbers import check_number, last_two_digits, parse_keypad
 from ..callbacks.service import request_callback
@@ -30,7 +28,9 @@ from ..crypto import encrypt
 from ..db import get_db
 from ..ivr import engine
 from ..ivr.model import CallState, Flow, Gather, Node, Step
+from ..logs import cause
 from ..models import CallOutcome, utcnow
+from ..queues import CALLBACKS
 from ..redis_conn import get_redis
 from .edge import open_record, settings
 
@@ -155,8 +155,13 @@ def register(flow: Flow, call_sid: str, state: CallState) -> Step:
                 regions=_config().regions,
             )
     except (SQLAlchemyError, ValueError) as exc:
-        log.error("call %s: callback not registered (%s)", call_sid, type(exc).__name__)
+        log.error("call %s: callback not registered (%s)", call_sid, cause(exc), exc_info=exc)
         return engine.enter(flow, NOT_POSSIBLE, state)
     except RedisError as exc:  # committed already; the sweeper will queue it
-        log.warning("call %s: callback committed, queueing deferred (%s)", call_sid, type(exc))
+        log.warning(
+            "call %s: callback committed, queueing deferred (%s)",
+            call_sid,
+            cause(exc),
+            exc_info=exc,
+        )
     return engine.enter(flow, CONFIRMED.format(window=window), state)

@@ -31,7 +31,7 @@ from ..models import utcnow
 from ..redis_conn import redis_gate
 from ..routing import dispatch
 from ..routing.dispatch import Claimer, NoOneToRing, Ring, RingOutcome, claim_owner
-from ..routing.policy import LANGUAGES, TOPICS, RoutingPolicy, load_policy
+from ..routing.policy import LANGUAGES, TOPICS, RoutingPolicy
 from ..routing.snapshot_keeper import SnapshotKeeper
 from . import consent, flow_registry, twiml
 from .edge import (
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("dialing", __name__, url_prefix="/twilio")
 require_twilio_signature(bp)
 
-VOLUNTEER_FLOW = "volunteer"
+VOLUNTEER_FLOW = flow_registry.VOLUNTEER_FLOW
 # Long enough to hear the whisper once and press 1; a voicemail greeting runs out of it and fails.
 WHISPER_KEY_TIMEOUT_SECONDS = 8
 _WHISPER_REPEATS = 1  # one more chance to hear the whisper before the leg counts as no answer
@@ -357,19 +357,11 @@ def _repeat_whisper(sid: str, ring: Ring, state: CallState, tries: int) -> str:
     return str(response)
 
 
-def init_app(app: Flask) -> None:
-    """Load the routing policy (refusing to start on a bad one), the roster's cipher and keeper."""
+def init_app(app: Flask, routing: RoutingPolicy) -> None:
+    """Route with this policy (checked by hotline.startup), the roster's cipher and keeper."""
     config = app.config["SETTINGS"]
-    app.extensions["routing_policy"] = load_policy(config.config_dir / "routing.yaml")
+    app.extensions["routing_policy"] = routing
     app.extensions["fernet"] = make_fernet(config.callback_encryption_keys)
-    volunteer_flow = app.extensions["flows"].get(VOLUNTEER_FLOW)
-    nodes = set(volunteer_flow.nodes) if volunteer_flow else set()
-    missing = {"whisper_accept", "whisper_declined", "still_trying"} - nodes
-    if missing:
-        raise flow_registry.FlowSetupError(
-            f"{config.flows_dir}: flow '{VOLUNTEER_FLOW}' lacks "
-            f"node(s) {', '.join(sorted(missing))}"
-        )
     db, gate = app.extensions["db"], app.extensions["redis_gate"]
     app.extensions["snapshot_keeper"] = keeper_ = SnapshotKeeper(
         db, gate, config.roster_refresh_seconds

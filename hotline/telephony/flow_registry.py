@@ -1,34 +1,42 @@
-"""The app's IVR flows, loaded and validated once at start-up (invalid flows refuse to start)."""
+"""The app's IVR flows, loaded and checked once at start-up (hotline.startup), and the nodes the
+telephony edge enters by name, which every flow directory must have."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, current_app
 
-from ..ivr.loader import load_flows
 from ..ivr.model import Flow
 
 MAIN_FLOW = "default"
+VOLUNTEER_FLOW = "volunteer"  # what a volunteer's phone hears: the whisper
 # Nodes the telephony edge enters by name; a flow directory without them cannot serve calls.
 REQUIRED_NODES = ("nobody_available", "technical_difficulty", "restart")
+REQUIRED_VOLUNTEER_NODES = ("still_trying", "whisper_accept", "whisper_declined")
 
 
-class FlowSetupError(RuntimeError):
-    """The flows directory loads but lacks something the hotline needs to serve calls."""
-
-
-def init_app(app: Flask) -> None:
-    """Load every flow in the flows directory; raise (and so refuse to start) on any problem."""
-    settings = app.config["SETTINGS"]
-    flows = load_flows(settings.flows_dir)
-    main = flows.get(MAIN_FLOW)
-    if main is None:
-        raise FlowSetupError(f"{settings.flows_dir}: no flow named '{MAIN_FLOW}' (the main menu)")
+def missing_nodes(flows: dict[str, Flow], flows_dir: Path) -> list[str]:
+    """A problem per flow or node the edge needs and the (valid) flows lack."""
     from .consent import NODES_ENTERED_BY_NAME, OFFER
 
+    main = flows.get(MAIN_FLOW)
+    if main is None:
+        return [f"{flows_dir}: no flow named '{MAIN_FLOW}' (the main menu)"]
+    problems = []
     required = REQUIRED_NODES + (NODES_ENTERED_BY_NAME if OFFER in main.nodes else ())
     missing = [node for node in required if node not in main.nodes]
     if missing:
-        raise FlowSetupError(f"{main.source}: missing node(s) {', '.join(missing)}")
+        problems.append(f"{main.source}: missing node(s) {', '.join(missing)}")
+    volunteer_nodes = flows[VOLUNTEER_FLOW].nodes if VOLUNTEER_FLOW in flows else {}
+    lacking = [node for node in REQUIRED_VOLUNTEER_NODES if node not in volunteer_nodes]
+    if lacking:
+        problems.append(f"{flows_dir}: flow '{VOLUNTEER_FLOW}' lacks node(s) {', '.join(lacking)}")
+    return problems
+
+
+def init_app(app: Flask, flows: dict[str, Flow]) -> None:
+    """Serve these flows (loaded and checked by hotline.startup.load_files)."""
     app.extensions["flows"] = flows
 
 

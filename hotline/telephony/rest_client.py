@@ -22,6 +22,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from ..callbacks.runtime import DialError
+from ..logs import cause
+from ..redaction import redact
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,10 +110,9 @@ class TwilioCalls:
                 timeout=timeout,
             )
         except TwilioRestException as exc:
-            # The code only: Twilio's message can quote the 'To' number.
-            raise DialError(f"twilio:{exc.code or exc.status}") from None
-        except (TwilioException, requests.RequestException):
-            raise DialError("network") from None
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
         return str(call.sid)
 
     def hang_up(self, call_sid: str) -> None:
@@ -119,6 +120,16 @@ class TwilioCalls:
         try:
             self.client.calls(call_sid).update(status="completed")
         except TwilioRestException as exc:
-            raise DialError(f"twilio:{exc.code or exc.status}") from None
-        except (TwilioException, requests.RequestException):
-            raise DialError("network") from None
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
+
+def _twilio_error(exc: TwilioRestException) -> DialError:
+    # Twilio's message can quote the 'To' number: masked here, at the source, and kept out of the
+    # code (which the database stores).
+    return DialError(f"twilio:{exc.code or exc.status}", redact(str(exc.msg or "")))
+
+
+def _network_error(exc: Exception) -> DialError:
+    return DialError("network", redact(cause(exc)))

@@ -20,6 +20,8 @@ from ..calllog.records import FINAL_STATUSES
 from ..calllog.spool import Recorder
 from ..ivr import engine
 from ..ivr.model import CallState, NodeKind, Step
+from ..logs import cause
+from ..startup import StartupFiles
 from . import consent, flow_registry, guard, twiml
 from .dialing import call_over, recorder
 from .edge import (
@@ -156,16 +158,16 @@ def fallback() -> Response:
 # --- wiring -----------------------------------------------------------------------------------
 
 
-def init_app(app: Flask) -> None:
-    """Load the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
+def init_app(app: Flask, files: StartupFiles) -> None:
+    """Serve the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
     from . import callback_calls, dialing
 
-    flow_registry.init_app(app)
+    flow_registry.init_app(app, files.flows)
     app.extensions["recorder"] = Recorder(
         app.extensions["db"], app.extensions["redis_gate"], guard.spool_directory(app)
     )
-    dialing.init_app(app)
-    callback_calls.init_app(app)
+    dialing.init_app(app, files.routing)
+    callback_calls.init_app(app, files.callbacks, files.prompts)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
     guard.init_app(app)
@@ -198,8 +200,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
-        # Type only: a message or traceback could carry a caller's number into the logs.
-        log.error("unexpected %s on %s", type(exc).__name__, request.path)
+        # The filter (hotline.logs) masks any number in the message and the traceback.
+        log.error("unexpected error on %s (%s)", request.path, cause(exc), exc_info=exc)
         if request.path.startswith("/twilio/"):
             # 200 so Twilio plays it: the caller hears the emergency numbers, not an error tone.
             return safe_twiml(200)

@@ -61,24 +61,12 @@ def page(browser, demo) -> Iterator:
     )
     tab = context.new_page()
     tab.problems = []
-    # Console errors (a CSP violation is one) and failed loads; the browser's own favicon probe
-    # outside /dashboard/ is not the dashboard's.
-    tab.on(
-        "console",
-        lambda m: (
-            tab.problems.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text
-            else None
-        ),
-    )
+    # Console errors (a CSP violation is one) and failed loads, the icon's included.
+    tab.on("console", lambda m: tab.problems.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: tab.problems.append(str(e)))
     tab.on(
         "response",
-        lambda r: (
-            tab.problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and "/favicon.ico" not in r.url
-            else None
-        ),
+        lambda r: tab.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
     yield tab
     context.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from hotline.callbacks.service import request_callback
 from hotline.crypto import encrypt, make_fernet
-from hotline.dashboard.accounts import create_user
+from hotline.dashboard.accounts.users import create_user
 from hotline.db import Database
 from hotline.models import CallRecord, RingAttempt, Shift, Volunteer
 from hotline.settings import Settings

@@ -7,6 +7,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from dashboard_browser_support import browser, demo, login, page, phone, shoot
 from privacy_scan import contains_number
 
@@ -102,6 +103,8 @@ def test_every_page_renders_without_a_phone_number_or_a_csp_violation(page, demo
         assert response.status == 200, path
         assert "default-src 'none'" in response.headers["content-security-policy"]
         assert_no_number(page.content(), demo[1], path)
+        icon = page.locator("link[rel=icon]").get_attribute("href")
+        assert icon and page.request.get(icon).status == 200, f"{path}: no icon"
         if name in {"stats", "report", "coverage", "audit", "users"}:
             shoot(page, f"05-{name}" if name == "stats" else f"06-{name}")
     page.click("nav.mainnav >> text=Roster")
@@ -121,9 +124,30 @@ def test_the_interface_speaks_russian_and_kazakh(page, demo):
     assert "Қоңыраулар журналы" in page.locator("nav.mainnav").inner_text()
 
 
+@pytest.mark.parametrize("language", ["ru", "kk"])
+def test_at_1280_px_the_whole_menu_is_one_row_beside_the_brand(browser, demo, language):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=demo[0])
+    tab = context.new_page()
+    login(tab, "boss", language=language)
+    for path in ("/dashboard/live", "/dashboard/users"):
+        tab.goto(path)
+        items = [item.bounding_box() for item in tab.locator("nav.mainnav a").all()]
+        assert len(items) == len(SUPERVISOR_PAGES)
+        rows = {round(box["y"] + box["height"] / 2) for box in items}
+        assert len(rows) == 1, f"{language} {path}: the menu has {len(rows)} rows"
+        nav = tab.locator("nav.mainnav").bounding_box()
+        # None hidden in a scrolled-away part of the menu.
+        assert all(box["x"] + box["width"] <= nav["x"] + nav["width"] + 1 for box in items)
+        brand = tab.locator("a.brand").bounding_box()
+        assert abs((brand["y"] + brand["height"] / 2) - rows.pop()) <= 4
+    shoot(tab, f"12-menu-1280-{language}", full_page=False)
+    context.close()
+
+
 def test_a_volunteer_on_a_phone_sees_their_shifts_and_pauses_calls(phone, demo):
     login(phone, "aigerim")
     assert phone.url.endswith("/dashboard/me")
+    assert phone.locator(".signed-in").inner_text() == "Signed in as aigerim"
     assert "You are available for calls" in phone.content()
     shoot(phone, "11-volunteer-phone")
     phone.click("text=Pause calls")

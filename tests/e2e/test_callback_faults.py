@@ -25,8 +25,8 @@ from rq import Queue
 from rq.job import Job
 from twiml_helpers import query
 
+from hotline import queues
 from hotline.callbacks.attempts import LEASE_MARGIN
-from workers import queues
 
 VOLUNTEERS = [f"+7701111004{n}" for n in range(1, 7)]
 REDIS_DB = 10  # this module's own database on the test Redis: the FLUSHALL below wipes it

@@ -110,6 +110,8 @@ def test_consent_volunteer_accepts_caller_dialed_completed_number_destroyed(
     assert world.masked_lines() == []  # nor did the log filter have to hide one
     lines = world.log_lines()
     assert any("callback" in line and str(request.id) in line for line in lines)
+    # An operator finds the call by its CallSid: logged whole, not cut by the filter.
+    assert any(f"call {call.call_sid}: ringing" in line for line in lines)
     assert len(world.jobs()) >= 2  # the callback's job and the sweeps were there to scan
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from privacy_scan import scan_database, scan_lines
 from sqlalchemy import create_engine, select
@@ -34,7 +36,9 @@ def record_of(env, call_sid) -> CallRecord:
 def test_every_menu_is_reachable_in_every_language(server, language_key, topic_key):
     base_url, env, _log = server
     call = SimulatedCall(base_url, AUTH_TOKEN, caller=CALLER)
+    started = time.monotonic()
     heard = call.run(scripted([language_key, topic_key]))
+    lasted = time.monotonic() - started
     assert all(e.status == 200 for e in call.exchanges), [(e.url, e.status) for e in call.exchanges]
     assert heard[-1].kind == "hangup"
     assert "112" in spoken(heard) and "102" in spoken(heard)
@@ -47,7 +51,8 @@ def test_every_menu_is_reachable_in_every_language(server, language_key, topic_k
     else:
         assert record.topic == {"1": "violence", "2": "trafficking", "3": "labor"}[topic_key]
     assert record.outcome == "nobody_available"
-    assert record.ended_at is not None and record.duration_seconds == 42
+    # The status callback carried the call's real length, in whole seconds.
+    assert record.ended_at is not None and 0 <= record.duration_seconds <= round(lasted)
 
 
 def test_an_unsigned_call_is_refused_with_403(server):

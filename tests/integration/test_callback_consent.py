@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
 
 from hotline.models import CallbackRequest, CallRecord
-from workers.queues import CALLBACKS
+from hotline.queues import CALLBACKS
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 

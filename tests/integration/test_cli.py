@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from support import test_env
 
 HOTLINE = str(Path(sys.executable).parent / "hotline")
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -58,6 +59,91 @@ def test_the_app_refuses_to_start_with_a_broken_flow(tmp_path):
     )
     assert result.returncode != 0
     assert "default.yaml: node 'greeting'" in result.stderr and "languag" in result.stderr
+
+
+def broken_files(tmp_path: Path) -> dict[str, str]:
+    """Copies of ivr_flows/ and config/ with one mistake in each checked file; their env."""
+    flows, config = tmp_path / "flows", tmp_path / "config"
+    shutil.copytree(PROJECT / "ivr_flows", flows)
+    shutil.copytree(PROJECT / "config", config)
+    edits = {
+        flows / "default.yaml": ("next: language", "next: languag"),
+        config / "routing.yaml": (
+            "violence: [psychologist, lawyer]",
+            "violence: [psychologist, lawer]",
+        ),
+        config / "callbacks.yaml": ("ring_timeout_seconds: 25", "ring_timeout_seconds: soon"),
+        config / "callback_prompts.yaml": ("voices:", "voices: [\n"),
+    }
+    for path, (old, new) in edits.items():
+        text = path.read_text()
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new, 1))
+    return {"HOTLINE_FLOWS_DIR": str(flows), "HOTLINE_CONFIG_DIR": str(config)}
+
+
+# One line per problem: file, node (for a flow), problem.
+EXPECTED_PROBLEMS = [
+    "flows/default.yaml: node 'greeting': next targets unknown node 'languag'",
+    "config/routing.yaml: topics.violence: unknown role(s) lawer",
+    "config/callbacks.yaml: volunteers.ring_timeout_seconds: expected a whole number, got 'soon'",
+    "config/callback_prompts.yaml: YAML syntax error at line",
+]
+
+
+def assert_only_the_problems(output: str) -> None:
+    """The output is the heading and one line per expected problem, and nothing else."""
+    lines = output.strip().splitlines()
+    assert lines[0] == "The hotline cannot start; fix these files:", output
+    assert len(lines) == 1 + len(EXPECTED_PROBLEMS), output
+    for line, expected in zip(lines[1:], EXPECTED_PROBLEMS, strict=True):
+        assert line.startswith("  - ") and expected in line, (line, expected)
+    assert "Traceback" not in output
+
+
+def test_check_passes_on_the_shipped_files():
+    result = run("check", env=test_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "settings, flows and config files are valid"
+
+
+def test_check_lists_every_problem_in_every_file_at_once(tmp_path):
+    result = run("check", env=test_env(**broken_files(tmp_path)))
+    assert result.returncode == 1
+    assert_only_the_problems(result.stderr)
+
+
+def test_the_worker_refuses_to_start_with_the_same_list_and_no_traceback(tmp_path):
+    env = test_env(**broken_files(tmp_path), REDIS_URL="redis://127.0.0.1:1/0")
+    result = run("worker", "--burst", env=env)
+    assert result.returncode == 1
+    assert_only_the_problems(result.stderr)
+
+
+def test_gunicorn_with_the_projects_config_stops_in_the_master_with_the_list(tmp_path):
+    env = {**os.environ, **test_env(**broken_files(tmp_path))}
+    result = subprocess.run(
+        [GUNICORN, "-c", str(PROJECT / "config/gunicorn.conf.py"), "--bind", "127.0.0.1:0",
+         "hotline:create_app()"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Booting worker" not in result.stdout + result.stderr  # no worker ever started
+    problems = result.stderr.split("Error: ", 1)[1]
+    assert_only_the_problems(problems)
+
+
+def test_bare_gunicorn_stops_with_the_list_on_one_screen(tmp_path):
+    # No -c: gunicorn's defaults, one worker; each worker reports its own failure.
+    env = {**os.environ, **test_env(**broken_files(tmp_path))}
+    result = subprocess.run(
+        [GUNICORN, "--bind", "127.0.0.1:0", "hotline:create_app()"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert all(expected in output for expected in EXPECTED_PROBLEMS)
+    assert len(output.splitlines()) <= 50, output
 
 
 def test_missing_settings_stop_with_a_message_naming_each_variable():

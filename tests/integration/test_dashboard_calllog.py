@@ -203,6 +203,32 @@ def test_the_repeat_mark_is_translated(dash, db, people, calls):
     assert "30 күндегі 3-қоңырау" in dash.client.get("/dashboard/calls").text
 
 
+MARCH_VIOLENCE = "topic=violence&from=2026-03-01&to=2026-03-31"  # call a alone
+
+
+@pytest.mark.parametrize(
+    "lang, query, count",
+    [
+        ("ru", "", "6 звонков"),
+        ("ru", "topic=trafficking", "2 звонка"),
+        ("ru", MARCH_VIOLENCE, "1 звонок"),
+        ("kk", "topic=trafficking", "2 қоңырау"),
+        ("en", "topic=trafficking", "2 calls"),
+        ("en", MARCH_VIOLENCE, "1 call"),
+    ],
+)
+def test_the_count_and_the_dates_are_written_in_the_readers_language(
+    dash, people, calls, lang, query, count
+):
+    dash.login("boss")
+    dash.post("/dashboard/language", {"lang": lang, "next": "/dashboard/calls"})
+    page = dash.client.get(f"/dashboard/calls?{query}").text
+    assert f'<p class="summary">{count}</p>' in page
+    if query == MARCH_VIOLENCE:  # call a: Monday 2 March 2026, 10:00 in Almaty
+        expected = {"ru": "02.03.2026, 10:00", "en": "3/2/2026, 10:00\u202fAM"}[lang]
+        assert expected in _row(page, calls["a"])
+
+
 def test_the_detail_page_shows_path_attempts_wait_and_durations(dash, db, people):
     call = add_call(
         db,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import select as poll
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,48 @@ def test_a_second_account_with_the_same_name_is_refused(url):
     assert run(url, "boss", "--role", "supervisor").returncode == 0
     result = run(url, "boss", "--role", "supervisor")
     assert result.returncode == 1 and "already exists" in result.stderr
+
+
+def at_a_terminal(url: str, *args: str, typed: list[str]) -> tuple[int, str]:
+    """Run `hotline users create` on a pseudo-terminal, typing each line when a prompt ends in
+    ': '; returns its exit status and everything the terminal showed."""
+    env = {**os.environ, **test_env(DATABASE_URL=url)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its terminal, so getpass prompts on it
+        os.execve(HOTLINE, [HOTLINE, "users", "create", *args], env)
+    shown, pending, deadline = b"", list(typed), time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = poll.select([fd], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if pending and shown.rstrip(b" ").endswith(b":"):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_at_a_terminal_a_short_password_is_refused_before_it_is_asked_again(url):
+    status, shown = at_a_terminal(url, "boss", "--role", "supervisor", typed=["short"])
+    assert status == 1
+    assert "at least 12 characters" in shown
+    assert "Password again" not in shown
+    assert users(url) == []
+
+
+def test_at_a_terminal_the_password_is_typed_twice(url):
+    typed = ["a good long passphrase", "a good long passphrase"]
+    status, shown = at_a_terminal(url, "boss", "--role", "supervisor", typed=typed)
+    assert status == 0, shown
+    assert "Password again" in shown and "created supervisor account 'boss'" in shown
+    assert "passphrase" not in shown  # getpass does not echo
+    assert [user.username for user in users(url)] == ["boss"]

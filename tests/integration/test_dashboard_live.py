@@ -18,7 +18,7 @@ from test_dashboard_support import (
     people,
 )
 
-from hotline.dashboard.coverage import COVERED, NOBODY, PARTIAL, grid
+from hotline.dashboard.live.coverage import COVERED, NOBODY, PARTIAL, grid
 from hotline.models import AuditEvent, CallbackRequest
 from hotline.routing.claims import claim
 from hotline.routing.policy import RoutingPolicy
@@ -101,7 +101,7 @@ def test_coverage_grid_marks_hours_with_nobody_and_partial_hours(app, db):
         languages=("ru",),
         shifts=({"days": ["tue"], "start_minute": 9 * 60 + 30, "end_minute": 18 * 60},),
     )
-    from hotline.dashboard.roster_read import active_volunteers
+    from hotline.dashboard.roster.read import active_volunteers
 
     cells = grid(active_volunteers(db), TUESDAY, tz, RoutingPolicy())
     violence_ru = cells[("violence", "ru")][0]
@@ -116,6 +116,6 @@ def test_coverage_page_lists_tonights_gaps(app, dash, db, people):
     dash.login("boss")
     page = dash.client.get("/dashboard/coverage").text
     # The people fixture's volunteers work weekdays 09-18 in ru/kk: tonight nobody, English never.
-    assert "10.03 18:00" in page
+    assert "3/10, 6:00\u202fPM" in page  # 10 March, 18:00, written the English way
     assert "English" in page
     assert page.count('class="coverage-day card"') + page.count('class="card coverage-day"') == 7

@@ -152,7 +152,17 @@ def test_a_volunteer_adds_a_one_off_shift_and_sees_it_on_their_page(dash, db, pe
     response = dash.post(f"/dashboard/roster/{people.own.id}/shifts/new", form)
     assert response.headers["Location"] == "/dashboard/me?saved=1"
     page = dash.client.get("/dashboard/me").text
-    assert "31.12.2026" in page and "20:00–24:00" in page
+    assert "12/31/2026" in page and "20:00–24:00" in page  # the date as English writes it
+
+
+@pytest.mark.parametrize(
+    "lang, line",
+    [("en", "Signed in as aigerim"), ("ru", "Вы вошли как aigerim"), ("kk", "Сіз aigerim ретінде")],
+)
+def test_the_volunteers_own_page_says_who_is_signed_in(dash, people, lang, line):
+    dash.login("aigerim")
+    dash.post("/dashboard/language", {"lang": lang, "next": "/dashboard/me"})
+    assert line in dash.client.get("/dashboard/me").text
 
 
 def test_the_available_toggle_is_audited(dash, db, people):

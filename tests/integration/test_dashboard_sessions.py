@@ -256,6 +256,23 @@ def test_the_stylesheet_is_cacheable_but_still_locked_down(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_every_page_names_an_icon_that_is_served(dash, client, people):
+    # Without a declared icon every browser asks for /favicon.ico and gets a 404.
+    icons = set()
+    for path in ("/dashboard/login", "/dashboard/live", "/dashboard/no-such-page"):
+        if path != "/dashboard/login":
+            dash.login("boss")
+        found = re.search(
+            r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', client.get(path).text
+        )
+        assert found, path
+        icons.add(found.group(1))
+    [icon] = icons
+    response = client.get(icon)
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.data.startswith(b"<svg")
+
+
 def test_no_hsts_and_no_secure_cookie_over_plain_http(sqlite_url, redis_client):
     from support import redis_test_url, test_env
     from test_dashboard_support import Dashboard, add_user
@@ -291,3 +308,25 @@ def test_the_default_language_is_russian_and_a_user_keeps_their_choice(dash, cli
     db.expire_all()
     assert db.get(User, people.supervisor.id).language == "kk"
     assert 'lang="kk"' in client.get("/dashboard/live").text
+
+
+@pytest.mark.parametrize(
+    "lang, call_log, account",
+    [
+        ("ru", "Журнал звонков", "Учётная запись"),
+        ("kk", "Қоңыраулар журналы", "Есептік жазба"),
+        ("en", "Call log", "Account"),
+    ],
+)
+def test_the_audit_log_names_each_object_in_the_readers_language(
+    dash, people, lang, call_log, account
+):
+    dash.login("boss")  # audited: login, object "user"
+    dash.client.get("/dashboard/calls")  # audited: calllog_view, object "call_log"
+    dash.post("/dashboard/language", {"lang": lang, "next": "/dashboard/audit"})
+    page = dash.client.get("/dashboard/audit").text
+    # The cell after each action's badge names what the action was done to.
+    objects = re.findall(r"</span></td>\s*<td>([^<]*)</td>", page)
+    assert f"{account} #{people.supervisor.id}" in objects
+    assert call_log in objects
+    assert not {"call_log", f"user #{people.supervisor.id}"} & set(objects)

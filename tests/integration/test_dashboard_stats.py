@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from test_dashboard_support import add_call, add_callback, clock, dash, db, local, people
 
-from hotline.dashboard.report import build_tables
-from hotline.dashboard.stats_query import Period, compute, median_wait
+from hotline.dashboard.stats.query import Period, compute, median_wait
+from hotline.dashboard.stats.report import build_tables
 from hotline.models import AuditEvent, CallbackRequest
 
 # pytest finds fixtures by name in the test module: these imports are the fixtures.

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from hotline.callbacks.service import request_callback
 from hotline.crypto import encrypt, make_fernet
-from hotline.dashboard.clock import CLOCK_KEY
-from hotline.dashboard.passwords import hash_password
+from hotline.dashboard.accounts.passwords import hash_password
+from hotline.dashboard.web.clock import CLOCK_KEY
 from hotline.models import CallRecord, RingAttempt, Shift, User, Volunteer
 
 PASSWORD = "a long test passphrase"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hotline.dashboard.suppression import recoverable, suppress, with_totals
+from hotline.dashboard.stats.suppression import recoverable, suppress, with_totals
 
 
 def test_totals_are_added_as_the_last_row_and_column():

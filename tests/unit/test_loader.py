@@ -455,6 +455,18 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str | None, str]] = [
         "option '3': unknown field 'set_langauge' (did you mean 'set_language'?)",
     ),
     (
+        "typo for next in an option",
+        lambda d: node(d, "menu")["options"].update({"3": {"nxt": "help"}}),
+        "menu",
+        "option '3': unknown field 'nxt' (did you mean 'next'?)",
+    ),
+    (
+        "typo for next in on_exhausted",
+        lambda d: node(d, "menu").update(on_exhausted={"nxt": "goodbye"}),
+        "menu",
+        "on_exhausted: unknown field 'nxt' (did you mean 'next'?)",
+    ),
+    (
         "typo in a flow field",
         lambda d: d.update(entrypoints=d.pop("entry_points")),
         None,

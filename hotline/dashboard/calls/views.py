@@ -1,0 +1,204 @@
+"""The call log for supervisors: filtered list, per-call detail, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import Response, abort, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ...db import get_db, get_session
+from ...models.call import CallRecord
+from ...models.roster import Volunteer
+from ...routing.policy import LANGUAGES, TOPICS
+from ..accounts.access import supervisor_only
+from ..web import audit
+from ..web.clock import now
+from ..web.formatting import hotline_tz, local
+from ..web.i18n import gettext as _
+from ..web.i18n import label, ngettext
+from ..web.params import BadParams
+from . import bp
+from .query import (
+    OUTCOME_CHOICES,
+    PAGE_SIZE,
+    CallFilters,
+    chunks,
+    count,
+    filtered,
+    ordered,
+    parse_filters,
+    repeat_counts,
+)
+
+CSV_CHUNK = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def volunteer_names(db: Session, ids: set[int | None]) -> dict[int, Volunteer]:
+    """Volunteers by id, for the 'answered by' column (names only, never numbers)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {v.id: v for v in db.scalars(select(Volunteer).where(Volunteer.id.in_(wanted)))}
+
+
+def all_volunteers(db: Session) -> list[Volunteer]:
+    """Every volunteer, for the filter's drop-down."""
+    return list(db.scalars(select(Volunteer).order_by(Volunteer.display_name, Volunteer.id)))
+
+
+@bp.get("/calls")
+@supervisor_only
+def calls() -> ResponseReturnValue:
+    """One page of the filtered, sorted call log."""
+    try:
+        filters = parse_filters(request.args)
+    except BadParams as error:
+        return error.page()
+    db = get_session()
+    query = filtered(filters, hotline_tz())
+    total = count(db, query)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if filters.page > pages:
+        return BadParams(
+            [
+                ngettext(
+                    "page: there is only %(num)s page", "page: there are only %(num)s pages", pages
+                )
+            ]
+        ).page(404)
+    rows = db.scalars(
+        ordered(query, filters.sort).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+    ).all()
+    audit.record("calllog_view", "call_log", None, detail=filters.describe())
+    db.commit()
+    return render_template(
+        "calls/calls.html",
+        calls=rows,
+        filters=filters,
+        total=total,
+        pages=pages,
+        repeats=repeat_counts(db, rows),
+        names=volunteer_names(db, {row.answered_by_id for row in rows}),
+        volunteers=all_volunteers(db),
+        topics=TOPICS,
+        languages=LANGUAGES,
+        outcomes=OUTCOME_CHOICES,
+    )
+
+
+@bp.get("/calls/<int:call_id>")
+@supervisor_only
+def call_detail(call_id: int) -> ResponseReturnValue:
+    """Everything stored about one call: IVR path, ring attempts, wait, durations, outcome."""
+    db = get_session()
+    call = db.scalar(
+        select(CallRecord)
+        .where(CallRecord.id == call_id)
+        .options(selectinload(CallRecord.attempts))
+    )
+    if call is None:
+        abort(404)
+    ids = {call.answered_by_id} | {attempt.volunteer_id for attempt in call.attempts}
+    audit.record("call_view", "call", call.id)
+    db.commit()
+    return render_template(
+        "calls/call_detail.html",
+        call=call,
+        repeat=repeat_counts(db, [call]).get(call.id),
+        names=volunteer_names(db, ids),
+        back=_back_args(),
+    )
+
+
+def _back_args() -> dict[str, str]:
+    # The list's filters ride along on the detail link, validated again before reuse.
+    try:
+        return parse_filters(request.args).query_args()
+    except BadParams:
+        return {}
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A name like "=HYPERLINK(...)" must not run as a formula in a spreadsheet.
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_rows(filters: CallFilters) -> Iterator[str]:
+    # A session of its own, closed here: the request's session is torn down when the view
+    # returns, before the first row is streamed.
+    db = get_db().sessions()
+    try:
+        yield from _csv_lines(db, filters)
+    finally:
+        db.close()
+
+
+def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            _("Call"),
+            _("Started"),
+            _("Topic"),
+            _("Language"),
+            _("Outcome"),
+            _("Wait, s"),
+            _("Duration, s"),
+            _("Answered by"),
+            _("IVR path"),
+            _("Calls from this caller in 30 days"),
+        ]
+    )
+    yield "\ufeff" + buffer.getvalue()  # the BOM makes Excel read Cyrillic as UTF-8
+    query = ordered(filtered(filters, hotline_tz()), filters.sort)
+    stream = db.scalars(query.execution_options(yield_per=CSV_CHUNK))
+    for chunk in chunks(stream, CSV_CHUNK):
+        repeats = repeat_counts(db, chunk)
+        names = volunteer_names(db, {call.answered_by_id for call in chunk})
+        buffer.seek(0)
+        buffer.truncate()
+        for call in chunk:
+            answered = names.get(call.answered_by_id) if call.answered_by_id else None
+            writer.writerow(
+                _cell(value)
+                for value in (
+                    call.id,
+                    local(call.started_at, "%Y-%m-%d %H:%M:%S"),
+                    label("topic", call.topic),
+                    label("language", call.language),
+                    label("outcome", call.outcome),
+                    call.wait_seconds,
+                    call.duration_seconds,
+                    answered.display_name if answered else "",
+                    " > ".join(call.ivr_path or []),
+                    repeats.get(call.id, ""),
+                )
+            )
+        yield buffer.getvalue()
+
+
+@bp.get("/calls.csv")
+@supervisor_only
+def calls_csv() -> ResponseReturnValue:
+    """The filtered call log as CSV (all pages); a repeat count, never a caller key."""
+    try:
+        filters = parse_filters(request.args)
+    except BadParams as error:
+        return error.page()
+    db = get_session()
+    audit.record("calllog_export", "call_log", None, detail=filters.describe())
+    db.commit()
+    stamp = now().astimezone(hotline_tz()).strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(_csv_rows(filters)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="hotline-calls-{stamp}.csv"'},
+    )

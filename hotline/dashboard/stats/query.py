@@ -1,0 +1,172 @@
+"""Statistics aggregated in the database (never by reading every row into Python).
+
+Definitions, shown on the page as well:
+- a call "asked for a volunteer" when it was connected or ended in an unanswered outcome;
+- answer rate = connected / asked for a volunteer;
+- unanswered = nobody available, declined by all, no answer, callback requested, or hung up while
+  waiting ("abandoned"); the others of these are "missed";
+- median wait: over connected calls with a recorded wait.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ...models.call import CallOutcome, CallRecord
+from ..calls.query import UNANSWERED
+from .localtime_sql import LocalParts, local_parts
+
+CONNECTED = CallOutcome.CONNECTED.value
+ABANDONED = CallOutcome.ABANDONED_WAITING.value
+NONE = ""  # the group of calls with no topic or language chosen
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    topic: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Counts:
+    calls: int = 0
+    asked: int = 0
+    connected: int = 0
+    unanswered: int = 0
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.connected / self.asked if self.asked else None
+
+    def add(self, other: Counts) -> None:
+        self.calls += other.calls
+        self.asked += other.asked
+        self.connected += other.connected
+        self.unanswered += other.unanswered
+
+
+@dataclass
+class Figures:
+    total: Counts = field(default_factory=Counts)
+    by_topic: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    by_language: dict[str, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    by_topic_language: dict[tuple[str, str], Counts] = field(default_factory=dict)
+    per_day: dict[date, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    # [weekday][hour] -> (missed, abandoned)
+    unanswered_grid: list[list[tuple[int, int]]] = field(
+        default_factory=lambda: [[(0, 0)] * 24 for _ in range(7)]
+    )
+    median_wait: float | None = None
+
+
+def _where(period: Period) -> list[ColumnElement[bool]]:
+    conditions = [CallRecord.started_at >= period.start, CallRecord.started_at < period.end]
+    if period.topic:
+        conditions.append(CallRecord.topic == period.topic)
+    if period.language:
+        conditions.append(CallRecord.language == period.language)
+    return conditions
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def compute(db: Session, period: Period, tz: ZoneInfo) -> Figures:
+    """Every figure of the statistics page, in three aggregate queries."""
+    figures = Figures()
+    _by_day_topic_language(db, period, tz, figures)
+    _unanswered_grid(db, period, tz, figures)
+    figures.median_wait = median_wait(db, period)
+    return figures
+
+
+def _parts(db: Session, period: Period, tz: ZoneInfo) -> LocalParts:
+    dialect = db.get_bind().dialect.name
+    return local_parts(CallRecord.started_at, dialect, tz, period.start, period.end)
+
+
+def _by_day_topic_language(db: Session, period: Period, tz: ZoneInfo, figures: Figures) -> None:
+    # One pass for the totals, the topic and language tables and the per-day chart: at most
+    # days x 4 x 4 groups come back (5,840 for a year), whatever the number of calls.
+    parts = _parts(db, period, tz)
+    asked = CallRecord.outcome.in_((CONNECTED, *UNANSWERED))
+    rows = db.execute(
+        select(
+            parts.day,
+            CallRecord.topic,
+            CallRecord.language,
+            func.count(),
+            _flag(asked),
+            _flag(CallRecord.outcome == CONNECTED),
+            _flag(CallRecord.outcome.in_(UNANSWERED)),
+        )
+        .where(*_where(period))
+        .group_by(parts.day, CallRecord.topic, CallRecord.language)
+    )
+    for value, topic, language, calls, asked_n, connected, unanswered in rows:
+        counts = Counts(int(calls), int(asked_n or 0), int(connected or 0), int(unanswered or 0))
+        key = (topic or NONE, language or NONE)
+        figures.by_topic_language.setdefault(key, Counts()).add(counts)
+        figures.total.add(counts)
+        figures.by_topic[key[0]].add(counts)
+        figures.by_language[key[1]].add(counts)
+        local_day = value if isinstance(value, date) else date.fromisoformat(str(value))
+        day_counts = figures.per_day[local_day]
+        day_counts[key[0]] = day_counts.get(key[0], 0) + counts.calls
+
+
+def _unanswered_grid(db: Session, period: Period, tz: ZoneInfo, figures: Figures) -> None:
+    parts = _parts(db, period, tz)
+    rows = db.execute(
+        select(
+            parts.weekday,
+            parts.hour,
+            _flag(CallRecord.outcome != ABANDONED),
+            _flag(CallRecord.outcome == ABANDONED),
+        )
+        .where(*_where(period), CallRecord.outcome.in_(UNANSWERED))
+        .group_by(parts.weekday, parts.hour)
+    )
+    for weekday, hour, missed, abandoned in rows:
+        figures.unanswered_grid[int(weekday)][int(hour)] = (int(missed or 0), int(abandoned or 0))
+
+
+def median_wait(db: Session, period: Period) -> float | None:
+    """The median wait of connected calls, from their distribution counted in the database.
+
+    Waits are whole seconds, so the database returns one row per distinct wait (a few hundred)
+    instead of sorting every call, and the middle is found by walking those counts.
+    """
+    rows = db.execute(
+        select(CallRecord.wait_seconds, func.count())
+        .where(
+            *_where(period),
+            CallRecord.outcome == CONNECTED,
+            CallRecord.wait_seconds.is_not(None),
+        )
+        .group_by(CallRecord.wait_seconds)
+        .order_by(CallRecord.wait_seconds)
+    ).all()
+    total = sum(int(n) for _, n in rows)
+    if total == 0:
+        return None
+    # 1-based positions of the middle value(s): equal for an odd count.
+    low, high = (total + 1) // 2, (total + 2) // 2
+    seen, values = 0, list[float]()
+    for wait, n in rows:
+        first = seen + 1
+        seen += int(n)
+        values.extend(float(wait or 0) for position in (low, high) if first <= position <= seen)
+        if seen >= high:
+            break
+    return sum(values) / len(values)

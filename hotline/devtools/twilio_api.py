@@ -1,0 +1,339 @@
+"""A local stand-in for Twilio's REST API (the Calls resource), with phones that ring.
+
+LocalTwilio is a real HTTP server on 127.0.0.1, so the hotline's own twilio-python client is used
+exactly as in production, with TWILIO_API_BASE_URL pointing here. Calls.create answers 201 with a
+call resource shaped as in Twilio's OpenAPI spec (the tests check it against the vendored copy).
+
+With `rings=True` (as `./dev run` starts it) a created call rings like a real phone: until someone
+answers it through the `/_local/calls/{sid}/answer` endpoint (`hotline simulate --answer-callback`
+does, then plays that phone's side), or until its Timeout passes, when the stand-in sends the call's
+StatusCallback with CallStatus=no-answer, signed with the auth token as Twilio signs it.
+
+    python -m hotline.devtools.twilio_api --port 5010     # credentials from the environment
+
+Not a Twilio emulator: no TwiML is fetched by the stand-in itself, and nothing is ever dialed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ..telephony.signature import sign
+from .calls import FINAL, CreatedCall, call_resource
+
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls\.json$")
+_CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
+_LOCAL_CALL = re.compile(r"^/_local/calls/(CA\w+)/(answer|end)$")
+LOCAL_CALLS = "/_local/calls"
+DEFAULT_TIMEOUT_SECONDS = 60  # Twilio's default ring time for Calls.create
+
+
+class LocalTwilio:
+    """Twilio's Calls resource on a local port: records creates and updates, answers 201/200."""
+
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        rings: bool = False,
+        port: int = 0,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token  # None: any credentials are accepted (the tests' fake)
+        self.rings = rings
+        self.say = say or (lambda _line: None)
+        self.created: list[CreatedCall] = []
+        self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for the next creates
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._timers: dict[str, threading.Timer] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> LocalTwilio:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for timer in self._timers.values():
+                timer.cancel()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, status: int = 400, code: int = 21215) -> None:
+        """Answer the next Calls.create with a Twilio error (e.g. 21215: geo permissions)."""
+        self.failures.append((status, code))
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[CreatedCall]:
+        """Block until `count` calls were created; the list of them."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.created) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} calls, got {len(self.created)}")
+                self._arrived.wait(left)
+            return list(self.created)
+
+    # -- the phones ------------------------------------------------------------------------------
+
+    def answer(self, sid: str) -> CreatedCall | None:
+        """Pick up a ringing call (once): it is in progress; None if it is not ringing."""
+        with self._lock:
+            call = self._find(sid)
+            if call is None or call.status != "ringing":
+                return None
+            call.status, call.answered_at = "in-progress", time.monotonic()
+            timer = self._timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
+        self.say(f"{sid}: answered")
+        return call
+
+    def end(self, sid: str, status: str) -> CreatedCall | None:
+        """The call ended (the simulator reports it after playing its phone's side)."""
+        with self._lock:
+            call = self._find(sid)
+            if call is not None and call.status not in FINAL:
+                call.status = status if status in FINAL else "completed"
+        if call is not None:
+            self.say(f"{sid}: {call.status}")
+        return call
+
+    def _ring(self, call: CreatedCall) -> None:
+        timeout = _seconds(call.params.get("Timeout"), DEFAULT_TIMEOUT_SECONDS)
+        with self._lock:
+            call.status = "ringing"
+            if self.rings:
+                timer = threading.Timer(timeout, self._ring_out, args=(call.sid,))
+                timer.daemon = True
+                self._timers[call.sid] = timer
+                timer.start()
+        to = call.params.get("To", "")
+        self.say(
+            f"{call.sid}: ringing the phone ending in {to[-2:]} for {timeout} s "
+            "(./dev simulate --answer-callback answers it)"
+        )
+
+    def _ring_out(self, sid: str) -> None:
+        with self._lock:
+            call = self._find(sid)
+            self._timers.pop(sid, None)
+            if call is None or call.status != "ringing":
+                return
+            call.status = "no-answer"
+        self.say(f"{sid}: nobody answered; reporting no-answer")
+        self.report(call, "no-answer")
+
+    def report(self, call: CreatedCall, status: str, duration: int = 0) -> int | None:
+        """POST the call's StatusCallback, signed like Twilio's; the HTTP status, or None."""
+        url = call.params.get("StatusCallback")
+        if not url or self.auth_token is None:
+            return None
+        params = {
+            "CallSid": call.sid,
+            "AccountSid": self.account_sid or "",
+            "From": call.params.get("From", ""),
+            "To": call.params.get("To", ""),
+            "Direction": "outbound-api",
+            "ApiVersion": "2010-04-01",
+            "CallStatus": status,
+            "CallDuration": str(duration),
+        }
+        try:
+            return post_signed(url, params, self.auth_token)[0]
+        except OSError as error:  # the hotline is down or unreachable: Twilio gives up too
+            self.say(f"{call.sid}: status callback not delivered ({error})")
+            return None
+
+    def _find(self, sid: str) -> CreatedCall | None:
+        return next((c for c in self.created if c.sid == sid), None)
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _authorized(self, header: str | None, account: str | None) -> bool:
+        if self.auth_token is None:
+            return True
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return header == f"Basic {expected}" and account in (None, self.account_sid)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        twilio = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # request lines carry numbers in query strings: never printed
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = urllib.parse.urlsplit(self.path).path
+                match = _CALL.match(path)
+                if path == LOCAL_CALLS:
+                    with twilio._lock:
+                        calls = [call.summary() for call in twilio.created]
+                    self._json(200, {"calls": calls})
+                elif match is None:
+                    self._not_found()
+                elif self._authorized(match.group(1)):
+                    with twilio._lock:
+                        call = twilio._find(match.group(2))
+                    if call is None:
+                        self._not_found()
+                    else:
+                        self._json(200, call_resource(match.group(1), call))
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode()
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+                path = urllib.parse.urlsplit(self.path).path
+                if match := _LOCAL_CALL.match(path):
+                    self._local(match.group(1), match.group(2), form)
+                elif match := _CALLS.match(path):
+                    if self._authorized(match.group(1)):
+                        self._create(match.group(1), form)
+                elif match := _CALL.match(path):
+                    if self._authorized(match.group(1)):
+                        self._update(match.group(1), match.group(2), form)
+                else:
+                    self._not_found()
+
+            def _authorized(self, account: str) -> bool:
+                if twilio._authorized(self.headers.get("Authorization"), account):
+                    return True
+                self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return False
+
+            def _create(self, account: str, form: dict[str, str]) -> None:
+                with twilio._arrived:
+                    failure = twilio.failures.pop(0) if twilio.failures else None
+                    if failure is None:
+                        call = CreatedCall("CA" + secrets.token_hex(16), form, time.perf_counter())
+                        twilio.created.append(call)
+                        twilio._arrived.notify_all()
+                if failure is not None:
+                    status, code = failure
+                    # Like Twilio's, the message quotes the number: the hotline must not log it.
+                    message = f"The 'To' number {form.get('To')} is not allowed"
+                    self._json(status, {"code": code, "message": message, "status": status})
+                    return
+                twilio._ring(call)
+                self._json(201, call_resource(account, call))
+
+            def _update(self, account: str, sid: str, form: dict[str, str]) -> None:
+                with twilio._lock:
+                    call = twilio._find(sid)
+                    if call is not None:
+                        call.updates.append(form)
+                if call is None:
+                    self._not_found()
+                    return
+                wanted = form.get("Status", "")
+                if wanted in {"completed", "canceled"}:
+                    was_ringing = call.status in {"queued", "ringing"}
+                    twilio.end(sid, "canceled" if was_ringing else "completed")
+                    with twilio._lock:
+                        timer = twilio._timers.pop(sid, None)
+                    if timer is not None:
+                        timer.cancel()
+                    if was_ringing:  # Twilio reports it after answering, on its own time
+                        threading.Thread(
+                            target=twilio.report, args=(call, "canceled"), daemon=True
+                        ).start()
+                self._json(200, call_resource(account, call))
+
+            def _local(self, sid: str, action: str, form: dict[str, str]) -> None:
+                if action == "answer":
+                    call = twilio.answer(sid)
+                    if call is None:
+                        self._json(409, {"message": "not ringing"})
+                        return
+                else:
+                    call = twilio.end(sid, form.get("CallStatus", "completed"))
+                    if call is None:
+                        self._not_found()
+                        return
+                self._json(200, call.summary())
+
+            def _not_found(self) -> None:
+                self._json(404, {"code": 20404, "message": "not found", "status": 404})
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def post_signed(
+    url: str, params: dict[str, str], auth_token: str, timeout: float = 15
+) -> tuple[int, bytes]:
+    """POST a form to the hotline signed as Twilio signs webhooks; its HTTP status and body."""
+    request = urllib.request.Request(  # noqa: S310 - the hotline's own URL
+        url, data=urllib.parse.urlencode(params).encode(), method="POST"
+    )
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    request.add_header("X-Twilio-Signature", sign(url, params, auth_token))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read()
+
+
+def _seconds(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until stopped, with the hotline's credentials (TWILIO_ACCOUNT_SID, _AUTH_TOKEN)."""
+    from ..settings import Settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    twilio = LocalTwilio(
+        settings.twilio_account_sid, settings.twilio_auth_token, rings=True, port=args.port, say=say
+    )
+    say(f"Twilio's REST API (Calls) stand-in on {twilio.base_url}")
+    try:
+        twilio.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        twilio.server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

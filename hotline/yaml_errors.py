@@ -1,0 +1,17 @@
+"""A YAML syntax error as one line: where it is and what is wrong, without quoting the file."""
+
+from __future__ import annotations
+
+import yaml
+
+
+def describe(exc: yaml.YAMLError) -> str:
+    """`YAML syntax error at line L, column C: problem` (the file's text is not repeated)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        what = exc.problem or exc.context or "invalid YAML"
+        if "mapping values are not allowed" in what:
+            what += ' (put a text containing ": " in double quotes)'
+        return f"YAML syntax error at {where}: {what}"
+    return f"YAML error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

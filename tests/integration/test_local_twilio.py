@@ -1,0 +1,163 @@
+"""The local stand-in for Twilio's REST API (what `./dev run` starts and the tests' FakeTwilio is):
+its answers checked against Twilio's own OpenAPI spec, and its phones that ring out like Twilio's.
+
+Prism runs as a validating proxy in front of the stand-in: the hotline's own REST client talks to
+Prism, Prism checks each request and each of the stand-in's answers against the vendored spec and
+answers 500 (naming the violations) when an answer does not conform.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+from prism import running_prism
+from support import test_env
+
+import hotline.devtools.twilio_api as twilio_api
+from hotline.callbacks.runtime import DialError
+from hotline.devtools.twilio_api import LocalTwilio
+from hotline.settings import Settings
+from hotline.telephony.rest_client import TwilioCalls, make_twilio_client
+from hotline.telephony.signature import sign
+
+ACCOUNT = "AC" + "2" * 32
+TOKEN = "local-stand-in-token-0123456789"
+VOLUNTEER = "+77011110001"
+
+
+class Webhooks:
+    """A tiny HTTP server standing in for the hotline's status callback URL: records each POST."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], str]] = []
+        self.arrived = threading.Event()
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                form = {k: v[0] for k, v in parse_qs(body).items()}
+                hooks.received.append((self.path, form, self.headers["X-Twilio-Signature"]))
+                hooks.arrived.set()
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhooks() -> Iterator[Webhooks]:
+    hooks = Webhooks()
+    yield hooks
+    hooks.close()
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[LocalTwilio]:
+    with LocalTwilio(ACCOUNT, TOKEN, rings=True) as twilio:
+        yield twilio
+
+
+@pytest.fixture(scope="module")
+def validated_url(stand_in: LocalTwilio, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = Path(tmp_path_factory.mktemp("prism-proxy")) / "prism.log"
+    with running_prism(log, upstream=stand_in.base_url) as url:
+        yield url
+
+
+def calls_to(base_url: str, token: str = TOKEN) -> TwilioCalls:
+    settings = Settings.from_env(
+        test_env(TWILIO_API_BASE_URL=base_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=token)
+    )
+    return TwilioCalls(make_twilio_client(settings), settings.hotline_phone_number)
+
+
+def place(calls: TwilioCalls, status_url: str, timeout: int = 25) -> str:
+    return calls.call_volunteer(
+        to=VOLUNTEER,
+        url="https://hotline.example.org/twilio/callback/volunteer?request=1&attempt=1",
+        status_callback=status_url,
+        timeout=timeout,
+    )
+
+
+def test_the_stand_ins_answers_match_twilios_spec(
+    stand_in: LocalTwilio, validated_url: str, webhooks: Webhooks
+) -> None:
+    calls = calls_to(validated_url)
+    sid = place(calls, f"{webhooks.url}/status")  # Prism: 500 if the 201 broke the spec
+    assert sid.startswith("CA") and len(sid) == 34
+    fetched = calls.client.calls(sid).fetch()  # GET, validated the same way
+    assert fetched.status == "ringing" and fetched.to == VOLUNTEER
+    calls.hang_up(sid)  # POST Status=completed, validated too
+    assert stand_in.created[-1].updates == [{"Status": "completed"}]
+
+
+def test_the_control_an_answer_that_breaks_the_spec_is_refused(
+    validated_url: str, webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control for the test above: Prism does check the stand-in's answers.
+    original = twilio_api.call_resource
+
+    def broken(account: str, call: Any) -> dict[str, Any]:
+        return {**original(account, call), "status": "ringing-ish"}
+
+    monkeypatch.setattr(twilio_api, "call_resource", broken)
+    with pytest.raises(DialError) as error:
+        place(calls_to(validated_url), f"{webhooks.url}/status")
+    assert error.value.code == "twilio:500"
+
+
+def test_wrong_credentials_are_refused_as_twilio_does(stand_in: LocalTwilio) -> None:
+    with pytest.raises(DialError) as error:
+        place(calls_to(stand_in.base_url, token="not-the-token"), "http://127.0.0.1:9/status")
+    assert error.value.code == "twilio:20003"
+
+
+def test_a_call_nobody_answers_rings_out_and_reports_no_answer_signed(
+    stand_in: LocalTwilio, webhooks: Webhooks
+) -> None:
+    status_url = f"{webhooks.url}/twilio/callback/volunteer-status?request=7&attempt=9"
+    sid = place(calls_to(stand_in.base_url), status_url, timeout=1)
+    assert webhooks.arrived.wait(10), "no status callback after the ring timeout"
+    ((path, form, signature),) = webhooks.received
+    assert path == "/twilio/callback/volunteer-status?request=7&attempt=9"
+    assert form["CallSid"] == sid and form["CallStatus"] == "no-answer"
+    assert signature == sign(status_url, form, TOKEN)  # the hotline will accept it
+    assert stand_in.answer(sid) is None  # too late to pick it up
+
+
+def test_an_answered_call_does_not_ring_out(stand_in: LocalTwilio, webhooks: Webhooks) -> None:
+    answered = place(calls_to(stand_in.base_url), f"{webhooks.url}/answered", timeout=1)
+    picked = requests.post(f"{stand_in.base_url}/_local/calls/{answered}/answer", timeout=5)
+    assert picked.status_code == 200 and picked.json()["status"] == "in-progress"
+    again = requests.post(f"{stand_in.base_url}/_local/calls/{answered}/answer", timeout=5)
+    assert again.status_code == 409  # one phone, picked up once
+    assert not webhooks.arrived.wait(2.5)  # past its 1 s ring timeout: no no-answer report
+
+
+def test_hanging_up_a_ringing_call_reports_it_canceled(
+    stand_in: LocalTwilio, webhooks: Webhooks
+) -> None:
+    calls = calls_to(stand_in.base_url)
+    ringing = place(calls, f"{webhooks.url}/ringing", timeout=30)
+    calls.hang_up(ringing)
+    assert webhooks.arrived.wait(10)
+    ((path, form, _signature),) = webhooks.received
+    assert path == "/ringing" and form["CallStatus"] == "canceled"
