@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from functools import partial
 
 from .banner import print_banner
 from .children import Child
@@ -93,9 +94,10 @@ def cmd_run() -> int:
         children.append(dashboard)
         children.append(Child("worker", [str(VENV_BIN / "hotline"), "worker"], env=env))
 
-        local = f"http://127.0.0.1:{port}"
-        if not wait_until(lambda: http_answers(local + "/healthz"), 30, web.alive):
-            raise DevError(f"the web server did not come up: {web.describe_exit()}, see above")
+        for pool, at in ((web, port), (dashboard, port + 1)):
+            health = f"http://127.0.0.1:{at}/healthz"
+            if not wait_until(partial(http_answers, health), 30, pool.alive):
+                raise DevError(f"{pool.name} did not come up: {pool.describe_exit()}, see above")
         publish_run(port, env)
         print_banner(env, port, notes)
         return supervise(children)

@@ -210,7 +210,7 @@ def test_a_callback_requested_in_a_local_run_rings_both_simulated_phones_end_to_
 
     lines = list(run.lines)
     assert any("callback 1: ringing volunteer" in line for line in lines)  # the worker placed it
-    assert any(line.startswith(" twilio | CA") and "answered" in line for line in lines)
+    assert any(line.lstrip().startswith("twilio | CA") and "answered" in line for line in lines)
     assert scan_lines(lines, CALLER) == [] and scan_lines(lines, VOLUNTEER) == []
 
     assert run.ctrl_c() == 0
