@@ -214,6 +214,9 @@ def test_a_callback_requested_in_a_local_run_rings_both_simulated_phones_end_to_
     assert scan_lines(lines, CALLER) == [] and scan_lines(lines, VOLUNTEER) == []
 
     assert run.ctrl_c() == 0
-    assert "[dev] stopped: redis stopped, twilio stopped, web stopped, worker stopped" in run.lines
+    assert (
+        "[dev] stopped: redis stopped, twilio stopped, web stopped, dashboard stopped, worker stopped"
+        in run.lines
+    )
     assert not any("cold shut down" in line for line in run.lines)  # jobs were let finish
     assert not (checkout / "var" / "dev-run.json").exists()
