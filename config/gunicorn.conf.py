@@ -58,6 +58,14 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 control_socket_disable = True
 
 
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    """A new webhook worker loads its roster snapshot and starts writing queued call events."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    for name in ("snapshot_keeper", "recorder"):
+        if extensions.get(name) is not None:
+            extensions[name].start()
+
+
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     """In the master, before any worker: refuse to start on bad settings, flows or config files
     with the list of problems (each worker would otherwise print its own traceback), then mask

@@ -177,6 +177,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(_settings(), burst=args.burst)
 
 
+def cmd_fallback_export(args: argparse.Namespace) -> int:
+    """Write the static fallback document (emergency numbers, every language) to a directory."""
+    from .telephony.fallback_doc import FallbackExportError, export
+
+    try:
+        written = export(_settings(), Path(args.directory), args.base_url)
+    except FallbackExportError as error:
+        print(f"fallback export: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    print("upload the directory to a static host; its fallback.xml is the Fallback URL (GET)")
+    return 0
+
+
 def cmd_keys_new(_args: argparse.Namespace) -> int:
     """Print fresh secrets for SECRET_KEY, PSEUDONYM_KEY and CALLBACK_ENCRYPTION_KEYS."""
     import secrets
@@ -261,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(func=cmd_worker)
+
+    fallback = sub.add_parser("fallback", help="the static fallback document").add_subparsers(
+        dest="fallback_command", required=True
+    )
+    export = fallback.add_parser(
+        "export", help="write fallback.xml (emergency numbers in every language) to DIRECTORY"
+    )
+    export.add_argument("directory")
+    export.add_argument(
+        "--base-url", help="where DIRECTORY will be served (needed when prompts are recordings)"
+    )
+    export.set_defaults(func=cmd_fallback_export)
 
     keys = sub.add_parser("keys", help="secrets").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("new", help="print fresh secrets for the environment").set_defaults(

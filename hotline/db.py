@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, connect_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.closed = False  # set by dispose(): background threads using it then stop
+        self._closing: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -34,7 +36,14 @@ class Database:
         finally:
             session.close()
 
+    def on_dispose(self, stop: Callable[[], None]) -> None:
+        """Call `stop` (wake a background thread and wait for it to end) before disposing."""
+        self._closing.append(stop)
+
     def dispose(self) -> None:
+        self.closed = True
+        for stop in self._closing:
+            stop()
         self.engine.dispose()
 
 
@@ -64,9 +73,21 @@ def make_engine(url: str, connect_timeout: float = 3.0) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         timeout_ms = int(connect_timeout * 1000)
         kwargs["connect_args"] = {
-            "connect_timeout": max(1, int(connect_timeout)),
-            # A stuck query must not hold a webhook past Twilio's 15 s limit.
-            "options": f"-c statement_timeout={timeout_ms * 2} -c lock_timeout={timeout_ms}",
+            # libpq's minimum is 2 s.
+            "connect_timeout": max(2, int(connect_timeout)),
+            # A server that vanished without closing the connection (a cut network, a killed VM)
+            # is noticed in seconds, not after the kernel's two hours of keepalive defaults.
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 2,
+            "tcp_user_timeout": timeout_ms,
+            # A stuck query must not hold a webhook past Twilio's 15 s limit; a transaction left
+            # open by a process that was killed must not hold its locks for long.
+            "options": (
+                f"-c statement_timeout={timeout_ms * 2} -c lock_timeout={timeout_ms} "
+                "-c idle_in_transaction_session_timeout=30000"
+            ),
         }
         kwargs["pool_timeout"] = connect_timeout
     return create_engine(url, **kwargs)

@@ -28,9 +28,14 @@ def _bin(name: str) -> str:
 
 @contextmanager
 def gunicorn_server(
-    env: Mapping[str, str], port: int, workers: int = 2, log_path: Path | None = None
+    env: Mapping[str, str],
+    port: int,
+    workers: int = 2,
+    log_path: Path | None = None,
+    app: str = "hotline:create_app()",
+    threads: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `hotline db upgrade`, then gunicorn on 127.0.0.1:port until the block ends."""
+    """Run `hotline db upgrade`, then gunicorn serving `app` on 127.0.0.1:port until the end."""
     full_env = {**os.environ, **env}
     subprocess.run(
         [_bin("hotline"), "db", "upgrade"], env=full_env, check=True, capture_output=True
@@ -45,7 +50,8 @@ def gunicorn_server(
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
-            "hotline:create_app()",
+            *(["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []),
+            app,
         ],
         env=full_env,
         stdout=log,

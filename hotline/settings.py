@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FLOWS_DIR = PROJECT_ROOT / "ivr_flows"
 DEFAULT_CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_SQLITE_URL = "sqlite:///var/hotline.db"
+DEFAULT_SPOOL_DIR = Path("var/spool")
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -54,6 +55,13 @@ class Settings:
     retention_days: int = 365
     # Reverse proxies in front of gunicorn whose X-Forwarded-For is trusted (0: none).
     proxy_count: int = 0
+    # All of a webhook's database and Redis work ends within this; past it the caller gets the
+    # safe answer. Twilio waits 15 s, and a caller in silence for long hangs up.
+    webhook_budget_seconds: float = 4.0
+    # How often each web process reloads its roster snapshot from the database.
+    roster_refresh_seconds: int = 10
+    # Call-record events wait here while both Redis and the database are unreachable.
+    spool_dir: Path = DEFAULT_SPOOL_DIR
     # How long after a call ends its Twilio records are deleted (None: never, "off").
     twilio_purge_delay_seconds: int | None = 300
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -97,6 +105,9 @@ class Settings:
         key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
         retention_days = _int(env, "HOTLINE_RETENTION_DAYS", 365, problems, minimum=1)
         proxy_count = _int(env, "HOTLINE_PROXY_COUNT", 0, problems, minimum=0)
+        refresh = _int(env, "HOTLINE_ROSTER_REFRESH_SECONDS", 10, problems, minimum=1)
+        budget = _budget(env.get("HOTLINE_WEBHOOK_BUDGET_SECONDS", ""), problems)
+        spool_dir = Path(env.get("HOTLINE_SPOOL_DIR", "").strip() or DEFAULT_SPOOL_DIR)
         purge_delay: int | None = None
         if env.get("HOTLINE_TWILIO_PURGE_DELAY_SECONDS", "").strip().lower() != "off":
             purge_delay = _int(env, "HOTLINE_TWILIO_PURGE_DELAY_SECONDS", 300, problems)
@@ -146,6 +157,9 @@ class Settings:
             log_level=log_level,
             retention_days=retention_days,
             proxy_count=proxy_count,
+            webhook_budget_seconds=budget,
+            roster_refresh_seconds=refresh,
+            spool_dir=spool_dir,
             twilio_purge_delay_seconds=purge_delay,
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
         )
@@ -174,6 +188,21 @@ def _int(
         return default
     if value < minimum:
         problems.append(f"{name} must be at least {minimum}")
+    return value
+
+
+def _budget(raw: str, problems: list[str]) -> float:
+    if not raw.strip():
+        return 4.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 1.0 <= value <= 12.0:
+        # Under 1 s a healthy Redis round trip can miss it; over 12 s Twilio (15 s) may give up
+        # before the caller hears the safe answer.
+        problems.append("HOTLINE_WEBHOOK_BUDGET_SECONDS must be a number of seconds from 1 to 12")
+        return 4.0
     return value
 
 

@@ -5,10 +5,12 @@ from .audit import AuditEvent
 from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
+from .coordination import AppliedEvent, VolunteerClaim, WebhookReply
 from .roster import Shift, Volunteer
 from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
 
 __all__ = [
+    "AppliedEvent",
     "AttemptOutcome",
     "AuditEvent",
     "Base",
@@ -28,5 +30,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "Volunteer",
+    "VolunteerClaim",
+    "WebhookReply",
     "utcnow",
 ]

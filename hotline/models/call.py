@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -69,11 +69,16 @@ class RingAttempt(Base):
     """One volunteer rung for one call, with its outcome (accepted, declined, busy...)."""
 
     __tablename__ = "ring_attempts"
+    # The n-th volunteer rung for a call is one row however often its events are replayed.
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_ring_attempts_call_id_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(
         ForeignKey("call_records.id", ondelete="CASCADE"), index=True
     )
+    # 0 for the first volunteer rung for the call, 1 for the next...; it travels in the whisper
+    # and Dial action URLs, so the webhooks know the attempt without reading the database.
+    seq: Mapped[int | None] = mapped_column(Integer)
     volunteer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,6 +25,8 @@ from redis import Redis
 from redis.exceptions import NoScriptError
 
 KEY_PREFIX = "hotline:claim:volunteer:"
+# The volunteers each owner claimed, so a call's end frees all of them without reading a database.
+OWNER_PREFIX = "hotline:claim:owner:"
 # Keys per script call: 16 first (the common case: a free volunteer near the top, one small
 # round trip), then 4 times more each time up to 256, so a list of thousands of candidates costs a
 # handful of round trips and never one huge request.
@@ -52,19 +54,39 @@ class _Script:
             return redis.eval(self.source, len(keys), *keys, *args)
 
 
-# KEYS: claim keys in preference order; ARGV: owner, ttl seconds, how many to claim at most.
-# Returns the 1-based positions it claimed. Redis runs a script alone, so no interleaving.
+# KEYS: the owner's set, then claim keys in preference order; ARGV: owner, ttl seconds, how many
+# to claim at most, then the volunteer id of each claim key. Returns the 1-based positions (among
+# the claim keys) it claimed. Redis runs a script alone, so no interleaving.
 _CLAIM_FREE = _Script(
     """
 local claimed = {}
 local limit = tonumber(ARGV[3])
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
-    claimed[#claimed + 1] = i
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[2]) then
+    claimed[#claimed + 1] = i - 1
+    redis.call('SADD', KEYS[1], ARGV[3 + i - 1])
     if #claimed >= limit then break end
   end
 end
+if #claimed > 0 and redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 return claimed
+"""
+)
+# KEYS: the owner's set; ARGV: owner, claim key prefix. Frees what the owner still holds.
+_RELEASE_OWNER = _Script(
+    """
+local freed = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[2] .. id
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+    freed = freed + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return freed
 """
 )
 _RELEASE = _Script(
@@ -75,7 +97,10 @@ return 0
 )
 _EXTEND = _Script(
     """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 return 0
 """
 )
@@ -97,7 +122,9 @@ def claim_free(
     while len(claimed) < limit and start < len(ordered_ids):
         chunk = ordered_ids[start : start + size]
         positions = _CLAIM_FREE(
-            redis, [claim_key(i) for i in chunk], [owner, ttl_seconds, limit - len(claimed)]
+            redis,
+            [owner_key(owner), *(claim_key(i) for i in chunk)],
+            [owner, ttl_seconds, limit - len(claimed), *chunk],
         )
         claimed.extend(chunk[int(position) - 1] for position in positions)
         start, size = start + size, min(size * 4, MAX_CHUNK)
@@ -120,7 +147,27 @@ def release(redis: Redis, volunteer_id: int, owner: str) -> bool:
 def extend(redis: Redis, volunteer_id: int, owner: str, ttl_seconds: int) -> bool:
     """Reset the claim's lifetime to ttl_seconds if owner still holds it (on accept)."""
     _check(owner, ttl_seconds)
-    return bool(_EXTEND(redis, [claim_key(volunteer_id)], [owner, ttl_seconds]))
+    return bool(_EXTEND(redis, [claim_key(volunteer_id), owner_key(owner)], [owner, ttl_seconds]))
+
+
+def owner_key(owner: str) -> str:
+    """The Redis key of the set of volunteers `owner` claimed."""
+    return f"{OWNER_PREFIX}{owner}"
+
+
+def release_owner(redis: Redis, owner: str) -> int:
+    """Free every volunteer `owner` still holds (a call ended, a Dial's legs ended); how many."""
+    return int(_RELEASE_OWNER(redis, [owner_key(owner)], [owner, KEY_PREFIX]))
+
+
+def hold(redis: Redis, volunteer_id: int, owner: str, ttl_seconds: int) -> bool:
+    """Copy a claim made elsewhere (the database) into Redis unless someone holds the volunteer."""
+    _check(owner, ttl_seconds)
+    if not redis.set(claim_key(volunteer_id), owner, nx=True, ex=ttl_seconds):
+        return False
+    redis.sadd(owner_key(owner), volunteer_id)
+    redis.expire(owner_key(owner), ttl_seconds)
+    return True
 
 
 def force_release(redis: Redis, volunteer_id: int) -> bool:

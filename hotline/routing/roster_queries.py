@@ -6,12 +6,13 @@ from collections import defaultdict
 from datetime import datetime
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import decrypt
 from ..models.roster import Shift, Volunteer
 from .policy import Candidate, ShiftSpec
+from .snapshot import RosterEntry
 
 
 class VolunteerNotFound(LookupError):
@@ -103,3 +104,27 @@ def shift_spec(shift: Shift) -> ShiftSpec:
         days=frozenset(shift.days) if shift.days is not None else None,
         date=shift.on_date,
     )
+
+
+def load_roster_entries(session: Session) -> list[RosterEntry]:
+    """Every active volunteer as a snapshot entry: the routing view and the encrypted number."""
+    candidates = {candidate.id: candidate for candidate in load_candidates(session)}
+    rows = session.execute(
+        select(Volunteer.id, Volunteer.phone_encrypted, Volunteer.languages).where(
+            Volunteer.active.is_(True)
+        )
+    )
+    entries = []
+    for volunteer_id, phone_encrypted, languages in rows:
+        candidate = candidates.get(volunteer_id)
+        if candidate is not None:
+            first = list(languages or [])[:1]
+            entries.append(RosterEntry(candidate, phone_encrypted, first[0] if first else "ru"))
+    return entries
+
+
+def roster_fingerprint(session: Session) -> tuple[object, ...]:
+    """Changes whenever a volunteer or shift is added, removed or a volunteer is edited."""
+    volunteers = session.execute(select(func.count(Volunteer.id), func.max(Volunteer.updated_at)))
+    shifts = session.execute(select(func.count(Shift.id), func.max(Shift.id)))
+    return (*volunteers.one(), *shifts.one())

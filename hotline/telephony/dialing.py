@@ -4,36 +4,40 @@ The caller hears "connecting you" (said by the flow's route node), then ringing.
 own phone rings with the hotline's number as caller id; on answering they hear the topic and the
 caller's language and press 1 to accept. Any other outcome moves to the next volunteer; when the
 list runs out the caller hears the nobody-available message (or, with callbacks, the offer).
+
+None of these webhooks reads the database. Who was already rung travels in the Dial's action URL
+(`tried`, `batch`), the attempt in the whisper's URL (`call`, `n`, `v`), both signed by Twilio's
+signature over the URL; the roster comes from the process's snapshot; claims and two small call
+flags (accepted, ended) live in Redis. What happened is written as call-record events
+(hotline.calllog.journal), which reach the database in order whenever it answers.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import re
+from collections.abc import Sequence
 
 from flask import Blueprint, Flask, Response, current_app, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from ..calllog import records
+from ..calllog.journal import Event, event
+from ..calllog.spool import Recorder
 from ..crypto import make_fernet
-from ..db import get_db
 from ..ivr import engine, speech
 from ..ivr.model import CallState, Utterance
-from ..logs import cause
-from ..models import CallOutcome, CallRecord, RingAttempt, utcnow
-from ..redis_conn import get_redis
+from ..models import utcnow
+from ..redis_conn import redis_gate
 from ..routing import dispatch
-from ..routing.dispatch import NoOneToRing, Ring, RingOutcome
-from ..routing.policy import RoutingPolicy
+from ..routing.dispatch import Claimer, NoOneToRing, Ring, RingOutcome, claim_owner
+from ..routing.policy import LANGUAGES, TOPICS, RoutingPolicy
+from ..routing.snapshot_keeper import SnapshotKeeper
 from . import consent, flow_registry, twiml
 from .edge import (
     audio_url,
     call_sid,
     caller_state,
-    open_record,
     render,
     require_twilio_signature,
     safe_twiml,
@@ -51,10 +55,26 @@ VOLUNTEER_FLOW = flow_registry.VOLUNTEER_FLOW
 # Long enough to hear the whisper once and press 1; a voicemail greeting runs out of it and fails.
 WHISPER_KEY_TIMEOUT_SECONDS = 8
 _WHISPER_REPEATS = 1  # one more chance to hear the whisper before the leg counts as no answer
+_TRIED = re.compile(r"^\d{1,12}(\.\d{1,12}){0,19}$")
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+_FLAG = "hotline:call:{sid}:{name}"
+_FLAG_SECONDS = 6 * 3600  # longer than any call (Dial timeLimit is at most 4 h by default)
 
 
 def policy() -> RoutingPolicy:
     return current_app.extensions["routing_policy"]
+
+
+def recorder() -> Recorder:
+    return current_app.extensions["recorder"]
+
+
+def keeper() -> SnapshotKeeper:
+    return current_app.extensions["snapshot_keeper"]
+
+
+def claimer() -> Claimer:
+    return current_app.extensions["claimer"]
 
 
 def _state() -> CallState:
@@ -69,12 +89,49 @@ def _nobody_can_answer(state: CallState) -> str:
     """The callback offer when the flow has one, else the nobody-available goodbye."""
     flow = flow_registry.current_flow()
     if consent.offers_callbacks(flow):
-        step = engine.enter(flow, consent.OFFER, consent.with_runtime_vars(state))
-        return render(step)
+        return render(engine.enter(flow, consent.OFFER, consent.with_runtime_vars(state)))
     return _caller_step("nobody_available", state)
 
 
-def _dial(rings: list[Ring], state: CallState, preface: tuple[Utterance, ...] = ()) -> str:
+# --- two small flags per call, in Redis --------------------------------------------------------
+
+
+def _set_flag(sid: str, name: str, value: str | int) -> None:
+    redis = redis_gate().client()
+    if redis is None:
+        return
+    try:
+        redis.set(_FLAG.format(sid=sid, name=name), value, ex=_FLAG_SECONDS)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+
+
+def _flag(sid: str, name: str) -> str | None:
+    redis = redis_gate().client()
+    if redis is None:
+        return None
+    try:
+        value = redis.get(_FLAG.format(sid=sid, name=name))
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def call_over(sid: str) -> list[Event]:
+    """The caller's call ended: free every volunteer it holds; the events that say so."""
+    _set_flag(sid, "ended", 1)
+    claimer().release(claim_owner(sid))
+    return [event("released", sid)]
+
+
+# --- the caller's side -------------------------------------------------------------------------
+
+
+def _dial(
+    rings: Sequence[Ring], state: CallState, tried: Sequence[int], sid: str,
+    preface: tuple[Utterance, ...] = (),
+) -> str:  # fmt: skip
     """TwiML ringing the volunteers' phones, each with the whisper; caller id is the hotline's."""
     rules = policy()
     response = VoiceResponse()
@@ -83,51 +140,66 @@ def _dial(rings: list[Ring], state: CallState, preface: tuple[Utterance, ...] = 
         caller_id=settings().hotline_phone_number,
         timeout=rules.ring_timeout_seconds,
         time_limit=rules.call_time_limit_seconds,
-        action=url("/twilio/dial-result", topic=state.topic, lang=state.language),
+        action=url(
+            "/twilio/dial-result",
+            topic=state.topic,
+            lang=state.language,
+            tried=".".join(str(i) for i in tried),
+            batch=len(rings),
+        ),
         method="POST",
     )
     for ring in rings:
         dial.number(
-            ring.phone,
-            url=url("/twilio/whisper", attempt=ring.attempt_id),
-            method="POST",
+            ring.phone, url=_whisper_url("/twilio/whisper", sid, ring, state), method="POST"
         )
     return str(response)
 
 
-def _ring_next(session: Session, record: CallRecord, state: CallState, again: bool) -> str:
+def _whisper_url(path: str, sid: str, ring: Ring, state: CallState, tries: int = 0) -> str:
+    return url(
+        path,
+        call=sid,
+        n=ring.seq,
+        v=ring.volunteer_id,
+        topic=state.topic,
+        lang=state.language,
+        wl=ring.language,
+        tries=tries or None,
+    )
+
+
+def _ring_next(
+    sid: str, state: CallState, tried: list[int], events: list[Event], again: bool
+) -> str:
     """Dial the next volunteer(s), or end the routing with the nobody-available message."""
-    settings_ = settings()
     result = dispatch.next_rings(
-        session,
-        get_redis(),
+        keeper(),
+        claimer(),
         current_app.extensions["fernet"],
-        policy(),
-        record,
+        sid,
+        state.topic,
+        state.language,
+        tried,
         utcnow(),
-        settings_.tz,
+        settings().tz,
     )
     if isinstance(result, NoOneToRing):
-        record.outcome = dispatch.unanswered_outcome(record)
-        log.info("call %s: nobody to ring (%s)", record.call_sid, result.reason)
+        events.append(event("unanswered", sid, reason=result.reason))
+        log.info("call %s: nobody to ring (%s)", sid, result.reason)
+        if result.reason == "claims_unavailable":
+            # Neither Redis nor the database: no callback can be registered either.
+            return _caller_step("nobody_available", state)
         return _nobody_can_answer(state)
+    events.extend(event("ring", sid, seq=ring.seq, volunteer=ring.volunteer_id) for ring in result)
     preface: tuple[Utterance, ...] = ()
     if again:
         volunteer_flow = flow_registry.current_flow(VOLUNTEER_FLOW)
         preface = speech.say(
             volunteer_flow, volunteer_flow.nodes["still_trying"].prompt, state.language
         )
-    log.info("call %s: ringing %d volunteer(s)", record.call_sid, len(result))
-    return _dial(result, state, preface)
-
-
-def _open_record(session: Session, sid: str, state: CallState) -> CallRecord:
-    record = open_record(session, sid)
-    if state.language:
-        record.language = record.language or state.language
-    if state.topic:
-        record.topic = state.topic
-    return record
+    log.info("call %s: ringing %d volunteer(s)", sid, len(result))
+    return _dial(result, state, [*tried, *(ring.volunteer_id for ring in result)], sid, preface)
 
 
 @bp.post("/route")
@@ -137,47 +209,59 @@ def route() -> Response:
     if sid is None:
         return safe_twiml(400)
     state = _state()
-    try:
-        with get_db().session() as session:
-            record = _open_record(session, sid, state)
-            records.mark_routing(record)
-            record.ivr_path = [*(record.ivr_path or []), "routing"]
-            body = _ring_next(session, record, state, again=False)
-    except SQLAlchemyError as exc:
-        # Without the roster nobody can be rung: the caller hears the numbers, never silence.
-        log.error("call %s: routing failed (%s)", sid, cause(exc), exc_info=exc)
-        body = _caller_step("nobody_available", state)
+    events = [event("routing", sid, language=state.language, topic=state.topic)]
+    body = _ring_next(sid, state, [], events, again=False)
+    recorder().record(events)
     return xml(body)
+
+
+def _tried() -> list[int] | None:
+    raw = request.args.get("tried", "")
+    if not raw:
+        return []
+    return [int(part) for part in raw.split(".")] if _TRIED.match(raw) else None
 
 
 @bp.post("/dial-result")
 def dial_result() -> Response:
     """A <Dial> ended: connected and finished, or try the next volunteer."""
     sid = call_sid()
-    if sid is None:
+    tried = _tried()
+    batch = small_int(request.args.get("batch"), 2)
+    if sid is None or tried is None:
         return safe_twiml(400)
+    batch = min(batch if batch is not None else 1, len(tried))
     state = _state()
     dial_status = request.form.get("DialCallStatus", "")[:32]
-    bridged = request.form.get("DialBridged", "").lower() != "false"
+    bridged_raw = request.form.get("DialBridged", "").lower()
     duration = small_int(request.form.get("DialCallDuration"), 8)
-    try:
-        with get_db().session() as session:
-            record = _open_record(session, sid, state)
-            legs = [a for a in record.attempts if a.ended_at is None]
-            now = utcnow()
-            connected = dispatch.settle_leg(
-                session, get_redis(), legs, dial_status, bridged, duration, now
-            )
-            if connected:
-                records.set_outcome(record, CallOutcome.CONNECTED)
-                return xml(_goodbye())
-            if dial_status == "canceled" or request.form.get("CallStatus") == "completed":
-                # The caller hung up while the phone rang: nothing more to do for this call.
-                return xml(_goodbye())
-            body = _ring_next(session, record, state, again=True)
-    except SQLAlchemyError as exc:
-        log.error("call %s: dial result lost (%s)", sid, cause(exc), exc_info=exc)
-        body = _caller_step("nobody_available", state)
+    accepted = _flag(sid, "accepted")
+    # DialBridged is Twilio's word; an old payload without it is judged by who pressed 1.
+    bridged = bridged_raw == "true" or (bridged_raw == "" and accepted is not None)
+    connected = dial_status in ("completed", "answered") and bridged
+    events = [
+        event(
+            "legs_ended",
+            sid,
+            seqs=list(range(len(tried) - batch, len(tried))),
+            dial_status=dial_status,
+            bridged=connected,
+            duration=duration,
+        )  # fmt: skip
+    ]
+    # The batch's volunteers are free again: their legs are over, whatever happened.
+    claimer().release(claim_owner(sid))
+    events.append(event("released", sid, volunteers=tried[len(tried) - batch :]))
+    if connected or dial_status == "canceled" or request.form.get("CallStatus") == "completed":
+        if connected and accepted and accepted.isdigit():
+            snapshot = keeper().current()
+            if snapshot is not None:
+                snapshot.call_ended(int(accepted), utcnow())  # fairness, in this process now
+        # After a conversation, or the caller hung up while the phone rang: nothing more to do.
+        recorder().record(events)
+        return xml(_goodbye())
+    body = _ring_next(sid, state, tried, events, again=True)
+    recorder().record(events)
     return xml(body)
 
 
@@ -190,26 +274,24 @@ def _goodbye() -> str:
 # --- the volunteer's leg ------------------------------------------------------------------------
 
 
-def _attempt(session: Session) -> RingAttempt | None:
-    attempt_id = small_int(request.args.get("attempt"), 12)
-    return session.get(RingAttempt, attempt_id) if attempt_id is not None else None
+def _leg() -> tuple[str, Ring, CallState] | None:
+    """The call, attempt and caller's state named in the (signed) whisper URL, if well formed."""
+    sid = request.args.get("call", "")
+    seq = small_int(request.args.get("n"), 2)
+    volunteer_id = small_int(request.args.get("v"), 12)
+    whisper_language = request.args.get("wl", "ru")
+    topic, language = request.args.get("topic"), request.args.get("lang")
+    if not _CALL_SID.match(sid) or seq is None or volunteer_id is None:
+        return None
+    if whisper_language not in LANGUAGES or topic not in TOPICS:
+        return None
+    state = CallState(language=language if language in LANGUAGES else None, topic=topic)
+    return sid, Ring(seq, volunteer_id, "", whisper_language), state
 
 
-def _volunteer_language(session: Session, attempt: RingAttempt) -> str:
-    from ..models.roster import Volunteer
-
-    volunteer = session.get(Volunteer, attempt.volunteer_id) if attempt.volunteer_id else None
-    languages = list(volunteer.languages or []) if volunteer else []
-    return languages[0] if languages else "ru"
-
-
-def _whisper_utterances(record: CallRecord, language: str) -> tuple[Utterance, ...]:
+def _whisper_utterances(state: CallState, language: str) -> tuple[Utterance, ...]:
     flow = flow_registry.current_flow(VOLUNTEER_FLOW)
-    pieces = [
-        f"whisper_topic_{record.topic}",
-        f"whisper_caller_{record.language}",
-        "whisper_accept",
-    ]
+    pieces = [f"whisper_topic_{state.topic}", f"whisper_caller_{state.language}", "whisper_accept"]
     said: list[Utterance] = []
     for node_id in pieces:
         node = flow.nodes.get(node_id)
@@ -232,18 +314,13 @@ def _hang_up_volunteer(language: str, thank: bool) -> str:
 def whisper() -> Response:
     """The volunteer answered: say what the call is about and ask them to press 1."""
     tries = small_int(request.args.get("tries"), 2) or 0
-    try:
-        with get_db().session() as session:
-            attempt = _attempt(session)
-            if attempt is None or attempt.call.ended_at is not None or attempt.ended_at:
-                # The caller already hung up (or the attempt is unknown): free the volunteer.
-                return xml(_hang_up_volunteer("ru", thank=False))
-            language = _volunteer_language(session, attempt)
-            said = _whisper_utterances(attempt.call, language)
-            answer_url = url("/twilio/whisper/answer", attempt=attempt.id, tries=tries)
-    except SQLAlchemyError as exc:
-        log.error("whisper unavailable (%s)", cause(exc), exc_info=exc)
+    leg = _leg()
+    if leg is None or _flag(leg[0], "ended"):
+        # The caller already hung up (or the attempt is unknown): free the volunteer.
         return xml(_hang_up_volunteer("ru", thank=False))
+    sid, ring, state = leg
+    answer_url = _whisper_url("/twilio/whisper/answer", sid, ring, state, tries)
+    said = _whisper_utterances(state, ring.language)
     # No key: the answer handler decides (one repeat, then it counts as no answer).
     return xml(
         twiml.ask_for_one_key(said, answer_url, answer_url, audio_url, WHISPER_KEY_TIMEOUT_SECONDS)
@@ -255,45 +332,38 @@ def whisper_answer() -> Response:
     """1 accepts (an empty document bridges the call); anything else hangs up this leg."""
     digits = request.form.get("Digits", "")[:8]
     tries = small_int(request.args.get("tries"), 2) or 0
-    try:
-        with get_db().session() as session:
-            attempt = _attempt(session)
-            if attempt is None or attempt.call.ended_at is not None:
-                return xml(_hang_up_volunteer("ru", thank=False))
-            language = _volunteer_language(session, attempt)
-            if digits == "1":
-                dispatch.accept(session, get_redis(), policy(), attempt, utcnow())
-                log.info(
-                    "call %s: volunteer %s accepted", attempt.call.call_sid, attempt.volunteer_id
-                )
-                return xml(twiml.empty())
-            if not digits and tries < _WHISPER_REPEATS:
-                return xml(_repeat_whisper(attempt.id, tries + 1))
-            outcome = RingOutcome.DECLINED if digits else RingOutcome.NO_KEY
-            dispatch.settle_whisper(attempt, outcome)
-    except (SQLAlchemyError, RedisError) as exc:
-        log.error("whisper answer lost (%s): hanging up the volunteer", cause(exc), exc_info=exc)
+    leg = _leg()
+    if leg is None or _flag(leg[0], "ended"):
         return xml(_hang_up_volunteer("ru", thank=False))
-    return xml(_hang_up_volunteer(language, thank=bool(digits)))
+    sid, ring, state = leg
+    if digits == "1":
+        claimer().keep(ring.volunteer_id, claim_owner(sid), policy().connected_claim_ttl)
+        _set_flag(sid, "accepted", ring.volunteer_id)
+        recorder().record([event("accepted", sid, seq=ring.seq, volunteer=ring.volunteer_id)])
+        log.info("call %s: volunteer %s accepted", sid, ring.volunteer_id)
+        return xml(twiml.empty())
+    if not digits and tries < _WHISPER_REPEATS:
+        return xml(_repeat_whisper(sid, ring, state, tries + 1))
+    outcome = RingOutcome.DECLINED if digits else RingOutcome.NO_KEY
+    recorder().record(
+        [event("whisper", sid, seq=ring.seq, volunteer=ring.volunteer_id, outcome=outcome.value)]
+    )
+    return xml(_hang_up_volunteer(ring.language, thank=bool(digits)))
 
 
-def _repeat_whisper(attempt_id: int, tries: int) -> str:
+def _repeat_whisper(sid: str, ring: Ring, state: CallState, tries: int) -> str:
     response = VoiceResponse()
-    response.redirect(url("/twilio/whisper", attempt=attempt_id, tries=tries), method="POST")
+    response.redirect(_whisper_url("/twilio/whisper", sid, ring, state, tries), method="POST")
     return str(response)
 
 
-def close_call(record: CallRecord, now: datetime | None = None) -> None:
-    """The call ended: legs still ringing are canceled and every claim is released."""
-    for attempt in record.attempts:
-        if attempt.ended_at is None:
-            attempt.ended_at = now or utcnow()
-            if attempt.outcome == RingOutcome.RINGING:
-                attempt.outcome = RingOutcome.CANCELED
-    dispatch.release_all(get_redis(), record)
-
-
 def init_app(app: Flask, routing: RoutingPolicy) -> None:
-    """Route with this policy (checked by hotline.startup) and the roster's cipher."""
+    """Route with this policy (checked by hotline.startup), the roster's cipher and keeper."""
+    config = app.config["SETTINGS"]
     app.extensions["routing_policy"] = routing
-    app.extensions["fernet"] = make_fernet(app.config["SETTINGS"].callback_encryption_keys)
+    app.extensions["fernet"] = make_fernet(config.callback_encryption_keys)
+    db, gate = app.extensions["db"], app.extensions["redis_gate"]
+    app.extensions["snapshot_keeper"] = keeper_ = SnapshotKeeper(
+        db, gate, config.roster_refresh_seconds
+    )
+    app.extensions["claimer"] = Claimer(gate, db, keeper_, app.extensions["routing_policy"])

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..audio.manifest import file_hash
 from ..calllog import records
 from ..calllog.pseudonym import caller_key
-from ..db import get_db
 from ..ivr.model import TOPICS, CallState, Flow, Gather, RequestCallback, RouteTo, Step
-from ..logs import cause
 from ..models import CallRecord
 from ..settings import Settings
 from . import twiml
@@ -135,33 +131,19 @@ def call_sid() -> str | None:
     return sid if _CALL_SID.match(sid) else None
 
 
-def with_record(call_sid: str, update: Callable[[CallRecord], None], create: bool = True) -> None:
-    """Apply `update` to the call's record, creating it if needed; never fails the webhook.
-
-    The caller's number is turned into a keyed pseudonym here and goes no further.
-    """
-    try:
-        with get_db().session() as session:
-            if create:
-                record = open_record(session, call_sid)
-            else:
-                found = records.find_call(session, call_sid)
-                if found is None:
-                    return
-                record = found
-            update(record)
-    except SQLAlchemyError as exc:
-        # The call goes on without its record: a caller matters more than a statistic.
-        log.error("call record for %s not saved (%s)", call_sid, cause(exc), exc_info=exc)
+def caller_pseudonym() -> tuple[str | None, int | None]:
+    """The caller's keyed pseudonym and its key version (None, None when the number is hidden)."""
+    config = settings()
+    key = caller_key(request.form.get("From"), config.pseudonym_key)
+    return key, (config.pseudonym_key_version if key else None)
 
 
 def open_record(session: Session, call_sid: str) -> CallRecord:
     """The call's record, created (with the caller's pseudonym, never the number) if missing."""
     record = records.find_call(session, call_sid)
     if record is None:
-        config = settings()
-        key = caller_key(request.form.get("From"), config.pseudonym_key)
-        record = records.open_call(session, call_sid, key, config.pseudonym_key_version)
+        key, version = caller_pseudonym()
+        record = records.open_call(session, call_sid, key, version)
     return record
 
 

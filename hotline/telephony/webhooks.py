@@ -15,17 +15,19 @@ from flask import Blueprint, Flask, Response, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from ..audio.formats import CONTENT_TYPES
-from ..calllog import records
+from ..calllog.journal import event
+from ..calllog.records import FINAL_STATUSES
+from ..calllog.spool import Recorder
 from ..ivr import engine
 from ..ivr.model import CallState, NodeKind, Step
 from ..logs import cause
-from ..models import CallRecord
 from ..startup import StartupFiles
-from . import consent, flow_registry, twiml
-from .dialing import close_call
+from . import consent, flow_registry, guard, twiml
+from .dialing import call_over, recorder
 from .edge import (
     NODE_ID,
     call_sid,
+    caller_pseudonym,
     caller_state,
     render,
     require_twilio_signature,
@@ -33,7 +35,6 @@ from .edge import (
     settings,
     small_int,
     vars_from_query,
-    with_record,
     xml,
 )
 
@@ -76,7 +77,13 @@ def voice() -> Response:
     if sid is None:
         return safe_twiml(400)
     step = engine.start(flow_registry.current_flow())
-    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
+    key, version = caller_pseudonym()
+    recorder().record(
+        [
+            event("opened", sid, caller_key=key, key_version=version),
+            event("step", sid, visited=list(step.visited)),
+        ]
+    )
     return xml(render(step))
 
 
@@ -106,12 +113,9 @@ def voice_step() -> Response:
         log.info("call %s: menu state lost, restarting the menu", sid)
         step = engine.enter(flow, "restart", CallState())
     step = consent.adjust(flow, step)
-    final = step
-    with_record(
-        sid,
-        lambda record: records.record_ivr_step(
-            record, final.visited, final.state.language, final.state.topic
-        ),
+    visited = list(step.visited)
+    recorder().record(
+        [event("step", sid, visited=visited, language=step.state.language, topic=step.state.topic)]
     )
     return xml(render(step))
 
@@ -125,7 +129,7 @@ def callback_request() -> Response:
     flow = flow_registry.current_flow()
     state = replace(caller_state(flow), vars=vars_from_query() or ())
     step = consent.register(flow, sid, state)
-    with_record(sid, lambda record: records.record_ivr_step(record, step.visited))
+    recorder().record([event("step", sid, visited=list(step.visited))])
     return xml(render(step))
 
 
@@ -137,14 +141,10 @@ def status() -> Response:
     if sid is None or not re.match(r"^[a-z-]{1,32}$", call_status):
         return xml(twiml.empty(), 400)
     duration = small_int(request.form.get("CallDuration"), 8)
-
-    def _close(record: CallRecord) -> None:
-        records.finalize(record, call_status, duration)
-        if call_status in records.FINAL_STATUSES:
-            close_call(record)
-
-    # A status for a call we never saw (another app's number, a lost record) changes nothing.
-    with_record(sid, _close, create=False)
+    events = [event("status", sid, status=call_status, duration=duration)]
+    if call_status in FINAL_STATUSES:
+        events += call_over(sid)
+    recorder().record(events)
     return xml(twiml.empty())
 
 
@@ -163,10 +163,14 @@ def init_app(app: Flask, files: StartupFiles) -> None:
     from . import callback_calls, dialing
 
     flow_registry.init_app(app, files.flows)
+    app.extensions["recorder"] = Recorder(
+        app.extensions["db"], app.extensions["redis_gate"], guard.spool_directory(app)
+    )
     dialing.init_app(app, files.routing)
     callback_calls.init_app(app, files.callbacks, files.prompts)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
+    guard.init_app(app)
 
     with app.app_context():
         step = engine.enter(flow_registry.current_flow(), "technical_difficulty", CallState())
@@ -187,10 +191,6 @@ def init_app(app: Flask, files: StartupFiles) -> None:
             response.cache_control.public = True
             response.cache_control.max_age = 86400
         return response
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Response("ok\n", mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

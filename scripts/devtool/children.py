@@ -58,7 +58,7 @@ class Child:
             if self.quiet:
                 self.tail.append(line.rstrip())
             else:
-                emit(f"{self.name:>7} | {line.rstrip()}")
+                emit(f"{self.name:>9} | {line.rstrip()}")
 
     @property
     def pid(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from functools import partial
 
 from .banner import print_banner
 from .children import Child
@@ -37,7 +38,11 @@ from .venv import ensure_venv
 
 EXAMPLE_ROSTER_STAMP = ROOT / "var" / "example-roster-imported"
 # Without these the hotline still answers calls: their death is reported, the web keeps going.
-MAY_DIE = {"worker": "callbacks and maintenance jobs", "twilio": "callbacks (their calls fail)"}
+MAY_DIE = {
+    "worker": "callbacks and maintenance jobs",
+    "twilio": "callbacks (their calls fail)",
+    "dashboard": "the dashboard",
+}
 
 
 def cmd_run() -> int:
@@ -52,11 +57,12 @@ def cmd_run() -> int:
             "would share var/ (the database, Redis's data). Stop it first."
         )
     check_startup(env)
-    if tcp_open("127.0.0.1", port):
-        raise DevError(
-            f"port {port} is already in use. Stop what listens there, or choose another port: "
-            f"PORT={port + 1} ./dev run"
-        )
+    for taken in (port, port + 1):  # the webhooks, then the dashboard
+        if tcp_open("127.0.0.1", taken):
+            raise DevError(
+                f"port {taken} is already in use (./dev run uses PORT and PORT+1). Stop what "
+                f"listens there, or choose other ports: PORT={port + 2} ./dev run"
+            )
     children: list[Child] = []
     install_stop_signals()
     try:
@@ -69,18 +75,29 @@ def cmd_run() -> int:
 
         web_env = dict(env)
         web_env.setdefault("WEB_CONCURRENCY", "2")  # a laptop needs no more
+        # Two pools, as in production (Procfile): Twilio's webhooks on PORT, the dashboard on
+        # PORT+1, so a busy dashboard never delays a call.
         web = Child(
             "web",
             [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port}", "hotline:create_app()"],
+             "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--threads", "8",
+             "hotline:create_webhooks_app()"],
             env=web_env,
         )  # fmt: skip
         children.append(web)
+        dashboard = Child(
+            "dashboard",
+            [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port + 1}", "hotline:create_dashboard_app()"],
+            env=web_env,
+        )  # fmt: skip
+        children.append(dashboard)
         children.append(Child("worker", [str(VENV_BIN / "hotline"), "worker"], env=env))
 
-        local = f"http://127.0.0.1:{port}"
-        if not wait_until(lambda: http_answers(local + "/healthz"), 30, web.alive):
-            raise DevError(f"the web server did not come up: {web.describe_exit()}, see above")
+        for pool, at in ((web, port), (dashboard, port + 1)):
+            health = f"http://127.0.0.1:{at}/healthz"
+            if not wait_until(partial(http_answers, health), 30, pool.alive):
+                raise DevError(f"{pool.name} did not come up: {pool.describe_exit()}, see above")
         publish_run(port, env)
         print_banner(env, port, notes)
         return supervise(children)
@@ -158,7 +175,7 @@ def supervise(children: list[Child]) -> int:
                 continue
             reported.add(child.name)
             for line in child.tail:
-                emit(f"{child.name:>7} | {line}")
+                emit(f"{child.name:>9} | {line}")
             say(f"!! {child.describe_exit()} (its last lines are above, prefixed '{child.name}')")
             if child.name in MAY_DIE:
                 say(

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,7 +162,12 @@ def test_a_callback_requested_in_a_local_run_rings_both_simulated_phones_end_to_
     checkout: Path, running: tuple[DevRun, int], tmp_path: Path
 ) -> None:
     run, port = running
-    assert any(f"Listening on          http://127.0.0.1:{port}" in line for line in run.lines)
+    assert any(f"Webhooks listen on    http://127.0.0.1:{port}" in line for line in run.lines)
+    # The dashboard runs in a pool of its own, on the next port.
+    dashboard = f"http://127.0.0.1:{port + 1}/dashboard/"
+    assert any(f"Dashboard             {dashboard}" in line for line in run.lines)
+    with urllib.request.urlopen(dashboard.replace("/dashboard/", "/healthz"), timeout=5) as answer:
+        assert answer.status == 200
     assert any("Twilio's REST API     http://127.0.0.1:" in line for line in run.lines)
     roster = tmp_path / "roster.yaml"
     roster.write_text(ROSTER)
@@ -204,10 +210,13 @@ def test_a_callback_requested_in_a_local_run_rings_both_simulated_phones_end_to_
 
     lines = list(run.lines)
     assert any("callback 1: ringing volunteer" in line for line in lines)  # the worker placed it
-    assert any(line.startswith(" twilio | CA") and "answered" in line for line in lines)
+    assert any(line.lstrip().startswith("twilio | CA") and "answered" in line for line in lines)
     assert scan_lines(lines, CALLER) == [] and scan_lines(lines, VOLUNTEER) == []
 
     assert run.ctrl_c() == 0
-    assert "[dev] stopped: redis stopped, twilio stopped, web stopped, worker stopped" in run.lines
+    assert (
+        "[dev] stopped: redis stopped, twilio stopped, web stopped, dashboard stopped, "
+        "worker stopped" in run.lines
+    )
     assert not any("cold shut down" in line for line in run.lines)  # jobs were let finish
     assert not (checkout / "var" / "dev-run.json").exists()

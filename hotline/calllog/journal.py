@@ -1,0 +1,217 @@
+"""What the webhooks write about a call, as events: made at once, applied to the records later.
+
+A webhook never waits for the database to answer a caller. It describes what happened (the call
+opened, a menu step, a volunteer rung, a leg's outcome, the final status) as events, which the
+spool (hotline.calllog.spool) hands to the database in order, within milliseconds when it is well
+and after an outage when it is not. Applying an event twice changes nothing (applied_events), and
+events that arrive late or out of order still leave the record right: the final status sticks, a
+late ring attempt of a finished call is closed as canceled, a record is created by whichever
+event comes first.
+
+Events carry ids and closed vocabularies only (no number ever): they sit in Redis or on disk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..models import AppliedEvent, CallOutcome, CallRecord, RingAttempt, VolunteerClaim, utcnow
+from ..models.roster import Volunteer
+from . import records
+
+Event = dict[str, Any]
+
+# Ring attempt outcomes (hotline.routing.dispatch.RingOutcome has the same values).
+RINGING, ACCEPTED, DECLINED, NO_KEY, CANCELED, FAILED = (
+    "ringing",
+    "accepted",
+    "declined",
+    "no_key",
+    "canceled",
+    "failed",
+)
+# What Twilio's DialCallStatus says about a leg that was not bridged.
+DIAL_STATUS = {
+    "busy": "busy",
+    "no-answer": "no_answer",
+    "failed": FAILED,
+    "canceled": CANCELED,
+    "completed": DECLINED,  # completed without a bridge: the whisper hung up
+}
+# Outcomes a later "nobody could answer" must not replace (they were settled by the caller's
+# own choice or by a volunteer).
+_STICKY = {CallOutcome.CONNECTED.value, CallOutcome.CALLBACK_REQUESTED.value}
+
+
+def event(kind: str, call_sid: str, **fields: Any) -> Event:
+    """A new event about the call `call_sid`, with its own id and the time it happened."""
+    return {
+        "id": uuid.uuid4().hex,
+        "kind": kind,
+        "call": call_sid,
+        "at": utcnow().isoformat(),
+        **fields,
+    }
+
+
+def apply(session: Session, item: Event) -> bool:
+    """Write one event into the call's record; False when it had been applied before."""
+    if session.get(AppliedEvent, item["id"]) is not None:
+        return False
+    kind = item["kind"]
+    if kind == "released":
+        _released(session, item)
+    elif kind != "status" or records.find_call(session, item["call"]) is not None:
+        # (A status for a call never seen, another app's number say, creates nothing.)
+        _HANDLERS[kind](session, _record(session, item), item, _time(item["at"]))
+    session.add(AppliedEvent(event_id=item["id"], applied_at=utcnow()))
+    session.flush()
+    return True
+
+
+def _time(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _record(session: Session, item: Event) -> CallRecord:
+    record = records.find_call(session, item["call"])
+    if record is None:
+        key = item.get("caller_key")
+        record = records.open_call(session, item["call"], key, item.get("key_version"))
+        record.started_at = min(record.started_at, _time(item["at"]))
+    return record
+
+
+def _opened(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    if record.caller_key is None and item.get("caller_key"):
+        record.caller_key = item["caller_key"]
+        record.caller_key_version = item.get("key_version")
+    record.started_at = min(record.started_at, at)
+
+
+def _step(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    records.record_ivr_step(record, item["visited"], item.get("language"), item.get("topic"))
+
+
+def _routing(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    if item.get("language"):
+        record.language = record.language or item["language"]
+    if item.get("topic"):
+        record.topic = item["topic"]
+    if record.ended_at is None:
+        records.mark_routing(record, at)
+    else:
+        record.routed_at = record.routed_at or at
+    record.ivr_path = [*(record.ivr_path or []), "routing"]
+
+
+def _attempt(record: CallRecord, seq: int, volunteer_id: int | None, at: datetime) -> RingAttempt:
+    for attempt in record.attempts:
+        if attempt.seq == seq:
+            return attempt
+    attempt = RingAttempt(seq=seq, volunteer_id=volunteer_id, started_at=at, outcome=RINGING)
+    if record.ended_at is not None:
+        # The final status was written first (events replayed out of order): already over.
+        attempt.ended_at, attempt.outcome = max(record.ended_at, at), CANCELED
+    record.attempts.append(attempt)
+    return attempt
+
+
+def _ring(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    _attempt(record, item["seq"], item["volunteer"], at)
+
+
+def _whisper(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    attempt = _attempt(record, item["seq"], item.get("volunteer"), at)
+    if attempt.outcome == RINGING:
+        attempt.outcome = item["outcome"]
+
+
+def _accepted(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    attempt = _attempt(record, item["seq"], item.get("volunteer"), at)
+    attempt.outcome = ACCEPTED
+    record.answered_by_id = attempt.volunteer_id
+    record.connected_at = record.connected_at or at
+    start = record.routed_at or record.started_at
+    record.wait_seconds = max(0, int((record.connected_at - start).total_seconds()))
+    record.outcome = CallOutcome.CONNECTED.value
+
+
+def _legs_ended(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """One <Dial> ended: close its legs; the accepted one, if bridged, was the conversation."""
+    dial_status, bridged = item.get("dial_status", ""), bool(item.get("bridged"))
+    duration = item.get("duration")
+    for seq in item["seqs"]:
+        attempt = _attempt(record, seq, None, at)
+        if attempt.ended_at is None:
+            attempt.ended_at = at
+            attempt.duration_seconds = max(0, int((at - attempt.started_at).total_seconds()))
+        if attempt.outcome == ACCEPTED and bridged:
+            if duration is not None:
+                attempt.duration_seconds = duration
+            record.outcome = CallOutcome.CONNECTED.value
+            if attempt.volunteer_id is not None:
+                volunteer = session.get(Volunteer, attempt.volunteer_id)
+                if volunteer is not None:
+                    ended = volunteer.last_call_ended_at
+                    volunteer.last_call_ended_at = at if ended is None else max(ended, at)
+        elif attempt.outcome in (RINGING, ACCEPTED, CANCELED):
+            attempt.outcome = DIAL_STATUS.get(dial_status, FAILED)
+
+
+def _unanswered(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    if record.outcome in _STICKY:
+        return
+    if not record.attempts:
+        record.outcome = CallOutcome.NOBODY_AVAILABLE.value
+    elif all(a.outcome == DECLINED for a in record.attempts):
+        record.outcome = CallOutcome.DECLINED_BY_ALL.value
+    else:
+        record.outcome = CallOutcome.NO_ANSWER.value
+
+
+def _status(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    status = item["status"]
+    records.finalize(record, status, item.get("duration"), at)
+    if status in records.FINAL_STATUSES:
+        for attempt in record.attempts:
+            if attempt.ended_at is None:
+                attempt.ended_at = at
+                if attempt.outcome == RINGING:
+                    attempt.outcome = CANCELED
+
+
+def _released(session: Session, item: Event) -> None:
+    """The call's claims in the database end (those in Redis were released by the webhook)."""
+    query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
+    if item.get("volunteers") is not None:
+        query = query.where(VolunteerClaim.volunteer_id.in_(item["volunteers"]))
+    session.execute(query)
+
+
+_HANDLERS = {
+    "opened": _opened,
+    "step": _step,
+    "routing": _routing,
+    "ring": _ring,
+    "whisper": _whisper,
+    "accepted": _accepted,
+    "legs_ended": _legs_ended,
+    "unanswered": _unanswered,
+    "status": _status,
+}
+KINDS = frozenset({*_HANDLERS, "released"})
+
+
+def pending_ids(session: Session, items: Sequence[Event]) -> set[str]:
+    """The ids among `items` not applied yet (one query)."""
+    ids = [item["id"] for item in items]
+    done = set(session.scalars(select(AppliedEvent.event_id).where(AppliedEvent.event_id.in_(ids))))
+    return set(ids) - done

@@ -1,0 +1,101 @@
+"""Wraps every Twilio webhook: the same answer for a repeated request, and a time budget.
+
+Applied once, at start-up, to each view of the Twilio blueprints (the fallback excepted: it is a
+constant that touches nothing). The order matters: the budget is outermost, so waiting for a first
+copy's answer counts against it too; the reply lease is inside, so a copy that is answered the
+safe way after the deadline does not take the first copy's place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from .. import budget
+from . import twiml
+from .edge import safe_twiml, settings, xml
+from .replies import Replies, Reply, request_key
+from .signature import public_url
+
+BLUEPRINTS = ("twilio", "dialing", "twilio_callback")
+UNGUARDED = {"twilio.fallback"}  # a constant answer: nothing to repeat, nothing to wait for
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+# The volunteer's legs (theirs is the phone in hand): the safe answer is to hang up that leg.
+_VOLUNTEER_LEGS = {
+    "dialing.whisper",
+    "dialing.whisper_answer",
+    "twilio_callback.volunteer",
+    "twilio_callback.volunteer_answer",
+    "twilio_callback.caller",
+    "twilio_callback.caller_result",
+}
+# Status callbacks: Twilio only needs an acknowledgement.
+_STATUS = {"twilio.status", "twilio_callback.volunteer_status"}
+
+
+def _hang_up() -> Response:
+    response = VoiceResponse()
+    response.hangup()
+    return xml(str(response))
+
+
+def safe_answer(endpoint: str) -> Callable[[], Response]:
+    """What a webhook answers when its time is up."""
+    if endpoint in _VOLUNTEER_LEGS:
+        return _hang_up
+    if endpoint in _STATUS:
+        return lambda: xml(twiml.empty())
+    return safe_twiml  # the emergency numbers in every language, then a gentle goodbye
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
+    """The first copy of a request computes the answer; every copy returns that answer."""
+
+    def once(*args: Any, **kwargs: Any) -> Response:
+        replies: Replies = current_app.extensions["replies"]
+        token = request.headers.get(IDEMPOTENCY_HEADER, "")[:128]
+        config = settings()
+        form = {name: request.form.get(name, "") for name in request.form}
+        key = request_key(
+            config.secret_key.encode(), public_url(config.public_base_url, request), form, token
+        )
+        made: list[Response] = []
+
+        def compute() -> Reply:
+            response = current_app.make_response(view(*args, **kwargs))
+            made.append(response)
+            return Reply(response.status_code, response.get_data(as_text=True))
+
+        reply = replies.once(key, compute)
+        return made[0] if made else xml(reply.body, reply.status)
+
+    return once
+
+
+def init_app(app: Flask) -> None:
+    """Wrap the Twilio webhooks registered so far (call after registering the blueprints)."""
+    config = app.config["SETTINGS"]
+    app.extensions["replies"] = Replies(
+        app.extensions["redis_gate"],
+        app.extensions["db"],
+        spool_directory(app) / "replies",
+        app.extensions["fernet"],
+    )
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.split(".")[0] not in BLUEPRINTS or endpoint in UNGUARDED:
+            continue
+        app.view_functions[endpoint] = budget.within_budget(
+            idempotent(view), config.webhook_budget_seconds, safe_answer(endpoint)
+        )
+
+
+def spool_directory(app: Flask) -> Any:
+    """This database's spool directory (events and replies of another database never mix)."""
+    import hashlib
+
+    config = app.config["SETTINGS"]
+    digest = hashlib.sha256(config.database_url.encode()).hexdigest()[:12]
+    return config.spool_dir / digest
