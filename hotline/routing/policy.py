@@ -15,7 +15,7 @@ Ordering rule of pick_volunteers (most important first):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -122,6 +122,32 @@ def on_shift(shifts: Iterable[ShiftSpec], at: datetime, tz: tzinfo) -> bool:
     return _covers_any(shifts, _Clock.at(at, tz))
 
 
+def shift_check(at: datetime, tz: tzinfo) -> Callable[[Iterable[ShiftSpec]], bool]:
+    """on_shift for many volunteers at one instant: the wall clock is read once."""
+    clock = _Clock.at(at, tz)
+    return lambda shifts: _covers_any(shifts, clock)
+
+
+def rank(
+    candidate: Candidate, topic: str, language: str | None, policy: RoutingPolicy
+) -> tuple[int, int, int, float, int] | None:
+    """The candidate's place in pick_volunteers' order, shifts aside (None: never for this call)."""
+    if not (candidate.active and candidate.available) or topic not in candidate.topics:
+        return None
+    if language in candidate.languages:
+        language_rank = 0
+    elif policy.fallback_language in candidate.languages:
+        language_rank = 1
+    else:
+        return None
+    for role_rank, role in enumerate(policy.roles_for(topic)):
+        if role in candidate.roles:
+            ended = candidate.last_call_ended_at
+            idle = (0, 0.0) if ended is None else (1, ended.timestamp())
+            return (language_rank, role_rank, *idle, candidate.id)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Clock:
     """The hotline's wall clock at one instant, computed once per routing decision."""
@@ -188,36 +214,18 @@ def pick_volunteers(
 
     The list is not cut to max_attempts: the claim step skips volunteers busy on other calls.
     """
-    roles = policy.roles_for(topic)
-    fallback = policy.fallback_language
+    policy.roles_for(topic)  # (an unknown topic is an error, not an empty list)
     clock = _Clock.at(now, tz)
     excluded = set(exclude)
-
     ranked: list[tuple[tuple[int, int, int, float, int], Candidate]] = []
     for candidate in candidates:
-        # Cheap set checks first: with thousands of volunteers, the shift check is the costly one.
-        if not (candidate.active and candidate.available) or topic not in candidate.topics:
-            continue
         if candidate.id in excluded:
             continue
-        if language in candidate.languages:
-            language_rank = 0
-        elif fallback in candidate.languages:
-            language_rank = 1
-        else:
+        # The cheap checks first: with thousands of volunteers, the shift check is the costly one.
+        key = rank(candidate, topic, language, policy)
+        if key is None or not _covers_any(candidate.shifts, clock):
             continue
-        role_rank = -1
-        for rank, role in enumerate(roles):
-            if role in candidate.roles:
-                role_rank = rank
-                break
-        if role_rank < 0:
-            continue
-        if not _covers_any(candidate.shifts, clock):
-            continue
-        ended = candidate.last_call_ended_at
-        idle = (0, 0.0) if ended is None else (1, ended.timestamp())
-        ranked.append(((language_rank, role_rank, *idle, candidate.id), candidate))
+        ranked.append((key, candidate))
     ranked.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in ranked]
 
