@@ -18,7 +18,7 @@ from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
-from ..web.formatting import hotline_tz, local
+from ..web.formatting import hotline_tz
 from ..web.i18n import gettext as _
 from ..web.i18n import label, ngettext
 from ..web.params import BadParams
@@ -178,6 +178,14 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
     # Plain rows, fetched CSV_CHUNK at a time (a server-side cursor on PostgreSQL): memory stays
     # flat whatever the export's size, and no ORM object is built per call.
     stream = db.execute(query.execution_options(yield_per=CSV_CHUNK))
+    tz = hotline_tz()
+    labels: dict[tuple[str, str | None], str] = {}  # a handful of words, translated once each
+
+    def label_of(kind: str, value: str | None) -> str:
+        if (kind, value) not in labels:
+            labels[(kind, value)] = label(kind, value)
+        return labels[(kind, value)]
+
     for chunk in chunks(stream, CSV_CHUNK):
         repeats = repeat_counts(db, chunk)
         names = volunteer_names(db, {call.answered_by_id for call in chunk})
@@ -189,10 +197,10 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
                 _cell(value)
                 for value in (
                     call.id,
-                    local(call.started_at, "%Y-%m-%d %H:%M:%S"),
-                    label("topic", call.topic),
-                    label("language", call.language),
-                    label("outcome", call.outcome),
+                    call.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    label_of("topic", call.topic),
+                    label_of("language", call.language),
+                    label_of("outcome", call.outcome),
                     call.wait_seconds,
                     call.duration_seconds,
                     answered.display_name if answered else "",
