@@ -39,15 +39,15 @@ TOKEN = "bench-auth-token-0123456789"
 
 
 @contextmanager
-def database(postgres: bool, tmp: str) -> Iterator[str]:
+def database(postgres: bool, tmp: str, prefix: str = "hotline_bench") -> Iterator[str]:
     """A fresh SQLite file, or a throwaway PostgreSQL database dropped afterwards."""
     if not postgres:
-        yield f"sqlite:///{tmp}/bench.db"
+        yield f"sqlite:///{tmp}/{prefix}-{uuid.uuid4().hex[:6]}.db"
         return
     admin_url = normalize_database_url(
         os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
-    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

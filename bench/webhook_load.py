@@ -34,21 +34,19 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+import ivr_step  # noqa: E402  (bench/, for its throwaway databases)
 from cryptography.fernet import Fernet  # noqa: E402
 from redis import Redis  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from hotline.devserver import free_port, gunicorn_server  # noqa: E402
-from hotline.settings import normalize_database_url  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
 WRK = "/usr/bin/wrk"
@@ -71,25 +69,9 @@ def redis_url(db: int) -> str:
 _redis_dbs = iter(range(1, 16))
 
 
-@contextmanager
-def database(backend: str, tmp: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a throwaway PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:6]}.db"
-        return
-    admin_url = normalize_database_url(
-        os.environ.get("HOTLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    )
-    name = f"hotline_bench12_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def database(backend: str, tmp: Path) -> AbstractContextManager[str]:
+    """A fresh SQLite file, or a throwaway PostgreSQL database (dropped afterwards)."""
+    return ivr_step.database(backend == "postgresql", str(tmp), prefix="hotline_bench12")
 
 
 def base_env(port: int, database_url: str, tmp: Path, redis: str) -> dict[str, str]:

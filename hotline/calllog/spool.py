@@ -62,6 +62,7 @@ NOT_WAITED_FOR = frozenset({"opened", "step"})
 STALL_SECONDS = 0.75
 SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
+POLL_SECONDS = 0.005
 HOUSEKEEPING_SECONDS = 600
 
 
@@ -162,8 +163,13 @@ def done_count(redis: Redis) -> int:
     return int(redis.get(DONE) or 0)
 
 
-def drain_redis(redis: Redis, apply: ApplyBatch, owner: str) -> int:
-    """Write queued events while this process holds the lease; the count written."""
+def drain_redis(
+    redis: Redis, apply: ApplyBatch, owner: str, progressed: Callable[[], None] = lambda: None
+) -> int:
+    """Write queued events while this process holds the lease; the count written.
+
+    `progressed` is called after each batch is marked done (to wake this process's waiters).
+    """
     if not redis.set(LEASE, owner, nx=True, px=LEASE_MS):
         return 0
     written = 0
@@ -177,6 +183,7 @@ def drain_redis(redis: Redis, apply: ApplyBatch, owner: str) -> int:
             if not redis.eval(_POP, 3, JOURNAL, DONE, LEASE, owner, count, LEASE_MS):
                 return written  # the lease lapsed; its new holder goes on from here
             written += count
+            progressed()
             for dead in _take_dead_letters():
                 redis.rpush(DEAD, json.dumps(dead))
     finally:
@@ -307,6 +314,9 @@ class Recorder:
         self._pid = -1
         self._lock = threading.Lock()
         self._last_housekeeping = 0.0
+        # Webhooks waiting for their events wake when this process's writer finishes a batch
+        # (and poll every POLL_SECONDS for a batch written by another process).
+        self._progress = threading.Condition()
 
     def record(self, events: Sequence[Event], wait: float | None = None) -> None:
         """Queue the events (Redis, else this host's spool), and wait a moment for the write."""
@@ -368,9 +378,14 @@ class Recorder:
                     last, moved_at = written, time.monotonic()
                 elif time.monotonic() - moved_at > STALL_SECONDS:
                     return  # nothing is being written: the database is slow or away
-                time.sleep(0.005)
+                with self._progress:
+                    self._progress.wait(POLL_SECONDS)
         except RedisError as exc:
             self.gate.failed(exc)
+
+    def _progressed(self) -> None:
+        with self._progress:
+            self._progress.notify_all()
 
     @property
     def healthy(self) -> bool:
@@ -397,7 +412,7 @@ class Recorder:
             redis = self.gate.client()
             if redis is not None:
                 try:
-                    written += drain_redis(redis, apply, owner)
+                    written += drain_redis(redis, apply, owner, self._progressed)
                 except RedisError as exc:
                     self.gate.failed(exc)
             written += self.local.drain(apply)

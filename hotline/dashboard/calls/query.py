@@ -158,7 +158,11 @@ def count(db: Session, query: Select[Any]) -> Total:
 
 def _estimate(db: Session, query: Select[Any]) -> int:
     """The planner's row estimate for the query (from the table's statistics: no rows read)."""
-    compiled = query.with_only_columns(CallRecord.id).order_by(None).compile(db.get_bind())
+    compiled = (
+        query.with_only_columns(CallRecord.id)
+        .order_by(None)
+        .compile(db.get_bind(), compile_kwargs={"render_postcompile": True})  # IN (...) lists
+    )
     # The driver's own placeholders and parameters, as SQLAlchemy compiled them.
     result = db.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
     plan: Any = result.scalar()
