@@ -12,6 +12,7 @@ session check, CSRF token, SQL, template), signed in as a supervisor.
         [--name NAME]       the database's name (default: hotline_bench_<random>)
         [--reuse NAME]      time an existing database (seeded by an earlier --keep run) as it is
         [--csv-rows N]      also export about N rows as CSV: first byte, total time, peak RSS
+        [--only PREFIX]     time only the pages whose name starts with PREFIX ("call log")
 
 The admin URL defaults to HOTLINE_TEST_POSTGRES_URL; Redis: HOTLINE_BENCH_REDIS_URL, else
 HOTLINE_TEST_REDIS_URL (database 13).
@@ -213,6 +214,7 @@ def main() -> int:
     parser.add_argument("--name", default=f"hotline_bench_{uuid.uuid4().hex[:8]}")
     parser.add_argument("--reuse", metavar="NAME")
     parser.add_argument("--csv-rows", type=int, default=0)
+    parser.add_argument("--only", default="", help="time only the pages whose name starts so")
     args = parser.parse_args()
 
     admin_url = normalize_database_url(args.admin_url)
@@ -321,6 +323,8 @@ def run(url: str, args: argparse.Namespace) -> int:
         print(f"\n{title}: {args.runs} requests each, Flask test client, PostgreSQL")
         print(f"{'page':48} {'median ms':>10} {'p95 ms':>10}")
         for label, path in pages:
+            if not label.startswith(args.only):
+                continue
             median, p95, status = timed(client, path, args.runs)
             flag = "" if status == 200 else f"  (HTTP {status})"
             print(f"{label:48} {median:10.1f} {p95:10.1f}{flag}")
