@@ -74,6 +74,7 @@ def broken_files(tmp_path: Path) -> dict[str, str]:
         ),
         config / "callbacks.yaml": ("ring_timeout_seconds: 25", "ring_timeout_seconds: soon"),
         config / "callback_prompts.yaml": ("voices:", "voices: [\n"),
+        config / "outcomes.yaml": ('kk: "Қайда жіберілді", ', ""),
     }
     for path, (old, new) in edits.items():
         text = path.read_text()
@@ -88,6 +89,7 @@ EXPECTED_PROBLEMS = [
     "config/routing.yaml: topics.violence: unknown role(s) lawer",
     "config/callbacks.yaml: volunteers.ring_timeout_seconds: expected a whole number, got 'soon'",
     "config/callback_prompts.yaml: YAML syntax error at line",
+    "config/outcomes.yaml: fields[5] (referrals).label.kk: missing translation",
 ]
 
 

@@ -1,0 +1,95 @@
+"""The outcome fields as data: each a closed list of options, labelled in ru, kk and en."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LANGUAGES = ("ru", "kk", "en")
+# The fields the figures read; the file may add others (they reach the form and the CSV).
+REQUIRED_FIELDS = (
+    "who_called",
+    "sex",
+    "age_band",
+    "harm",
+    "given",
+    "referrals",
+    "shelter_admitted",
+    "follow_up",
+)
+YES = "yes"
+
+# What a report stores: field id -> option id (choose: one) or sorted option ids (choose: many).
+Answers = dict[str, str | list[str]]
+
+
+class BadAnswers(ValueError):
+    """A submitted report names a field or option the schema does not offer; problems list it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    labels: Mapping[str, str]
+    topic: str | None = None  # offered only for calls on this topic
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    labels: Mapping[str, str]
+    many: bool  # choose: many (checkboxes) or one (radio buttons)
+    required: bool
+    options: tuple[Option, ...]
+
+    def option(self, option_id: str) -> Option | None:
+        """The option with this id, or None (unknown, or retired from the file)."""
+        return next((o for o in self.options if o.id == option_id), None)
+
+    def offered(self, topic: str | None) -> tuple[Option, ...]:
+        """The options the form shows for a call on this topic."""
+        return tuple(o for o in self.options if o.topic is None or o.topic == topic)
+
+
+@dataclass(frozen=True)
+class OutcomeSchema:
+    fields: tuple[Field, ...]
+
+    def field(self, field_id: str) -> Field | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def check(self, raw: Mapping[str, list[str]], topic: str | None) -> Answers:
+        """The answers of a submitted form (field id -> values), or BadAnswers naming each
+        unknown field, unknown or unoffered option, second value of a one-choice field, and
+        missing required field."""
+        problems: list[str] = []
+        answers: Answers = {}
+        for field_id in sorted(set(raw) - {f.id for f in self.fields}):
+            problems.append(f"{field_id}: unknown field")
+        for item in self.fields:
+            values = [v for v in raw.get(item.id, []) if v != ""]
+            offered = {o.id for o in item.offered(topic)}
+            unknown = sorted({v for v in values if v not in offered})
+            if unknown:
+                problems.append(f"{item.id}: unknown option {', '.join(unknown)}")
+            elif not item.many and len(values) > 1:
+                problems.append(f"{item.id}: only one option may be chosen")
+            elif item.required and not values:
+                problems.append(f"{item.id}: required")
+            elif values:
+                answers[item.id] = sorted(set(values)) if item.many else values[0]
+        if problems:
+            raise BadAnswers(problems)
+        return answers
+
+
+def values_of(answers: Mapping[str, object], field_id: str) -> list[str]:
+    """A stored answer as a list of option ids (empty when the field was left out)."""
+    value = answers.get(field_id)
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
