@@ -100,37 +100,36 @@ def _required_not_bool(data: dict[str, Any]) -> None:
 
 
 CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    # fmt: off
     (
         "missing translation",
         _drop_label,
         "fields[1] (sex).options[1] (male).label.kk: missing translation",
-    ),  # noqa: E501
+    ),
     ("blank translation", _empty_label, "fields[3] (harm).label.ru: missing translation"),
     (
         "duplicate option",
         _duplicate_option,
         "fields[4] (given).options[3] (legal): duplicate option id",
-    ),  # noqa: E501
+    ),
     ("duplicate field", _duplicate_field, "fields[8] (follow_up): duplicate field id"),
     (
         "unknown topic",
         _unknown_topic,
         "fields[3] (harm).options[0] (physical).topic: unknown topic 'violense'",
-    ),  # noqa: E501
+    ),
     ("unknown field key", _unknown_key, "fields[1] (sex).free_text: unknown key"),
     (
         "unknown option key",
         _unknown_option_key,
         "fields[5] (referrals).options[0] (shelter).note: unknown key",
-    ),  # noqa: E501
+    ),
     ("bad choose", _bad_choose, "fields[4] (given).choose: 'several' is not one or many"),
     ("missing field", _missing_field, "fields: missing referrals (the statistics read it)"),
     (
         "bare yes",
         _bare_yes,
         'fields[7] (follow_up).options[0].id: True is not text (write "yes" / "no" in quotes)',
-    ),  # noqa: E501
+    ),
     ("bad id", _bad_id, "fields[2] (age_band).options[0].id: expected an id of a-z, 0-9 and _"),
     ("no options", _no_options, "fields[4] (given).options: expected a non-empty list of options"),
     ("shelter without yes", _no_yes_for_shelter, 'shelter_admitted: needs an option with id "yes"'),
@@ -139,8 +138,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "required not bool",
         _required_not_bool,
         "fields[0] (who_called).required: expected true or false",
-    ),  # noqa: E501
-    # fmt: on
+    ),
 ]
 
 
@@ -218,7 +216,7 @@ def test_answers_are_kept_as_ids_many_sorted():
             {"who_called": ["affected"], "harm": ["forced_labor"]},
             "violence",
             "harm: unknown option",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_tampered_answers_are_refused(form, topic, problem):
