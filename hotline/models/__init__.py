@@ -6,6 +6,7 @@ from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from .coordination import AppliedEvent, VolunteerClaim, WebhookReply
+from .outcome import OutcomeChoice, OutcomeReport
 from .roster import Shift, Volunteer
 from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
 
@@ -20,6 +21,8 @@ __all__ = [
     "CallbackRequest",
     "CallbackStatus",
     "DashboardSession",
+    "OutcomeChoice",
+    "OutcomeReport",
     "PurgeRun",
     "PurgeSource",
     "PurgeStatus",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 LANGUAGES = ("ru", "kk", "en")
 # The fields the figures read; the file may add others (they reach the form and the CSV).
@@ -18,16 +19,21 @@ REQUIRED_FIELDS = (
     "follow_up",
 )
 YES = "yes"
+# A volunteer may change their own report for this long; after it, a supervisor corrects it.
+EDIT_WINDOW = timedelta(hours=24)
 
 # What a report stores: field id -> option id (choose: one) or sorted option ids (choose: many).
 Answers = dict[str, str | list[str]]
 
 
 class BadAnswers(ValueError):
-    """A submitted report names a field or option the schema does not offer; problems list it."""
+    """A submitted report names a field or option the schema does not offer, or lacks a
+    required one. problems: one English line each; kinds: field id -> unknown_field |
+    unknown_option | one_only | required (for the form's translated messages)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], kinds: dict[str, str]) -> None:
         self.problems = problems
+        self.kinds = kinds
         super().__init__("; ".join(problems))
 
 
@@ -62,28 +68,48 @@ class OutcomeSchema:
     def field(self, field_id: str) -> Field | None:
         return next((f for f in self.fields if f.id == field_id), None)
 
-    def check(self, raw: Mapping[str, list[str]], topic: str | None) -> Answers:
+    def check(
+        self,
+        raw: Mapping[str, list[str]],
+        topic: str | None,
+        keep: Mapping[str, object] | None = None,
+    ) -> Answers:
         """The answers of a submitted form (field id -> values), or BadAnswers naming each
         unknown field, unknown or unoffered option, second value of a one-choice field, and
-        missing required field."""
+        missing required field.
+
+        keep: the report's answers before this edit. Its values for options (or whole fields)
+        since removed from the file are allowed again, and fields the form no longer shows are
+        carried over, so an edit never loses what an old report said.
+        """
+        keep = keep or {}
         problems: list[str] = []
-        answers: Answers = {}
-        for field_id in sorted(set(raw) - {f.id for f in self.fields}):
+        kinds: dict[str, str] = {}
+        answers: Answers = {
+            k: v  # type: ignore[misc]
+            for k, v in keep.items()
+            if self.field(k) is None and isinstance(v, str | list)
+        }
+        for field_id in sorted(set(raw) - {f.id for f in self.fields} - set(answers)):
             problems.append(f"{field_id}: unknown field")
+            kinds[field_id] = "unknown_field"
         for item in self.fields:
             values = [v for v in raw.get(item.id, []) if v != ""]
-            offered = {o.id for o in item.offered(topic)}
+            offered = {o.id for o in item.offered(topic)} | set(values_of(keep, item.id))
             unknown = sorted({v for v in values if v not in offered})
             if unknown:
                 problems.append(f"{item.id}: unknown option {', '.join(unknown)}")
+                kinds[item.id] = "unknown_option"
             elif not item.many and len(values) > 1:
                 problems.append(f"{item.id}: only one option may be chosen")
+                kinds[item.id] = "one_only"
             elif item.required and not values:
                 problems.append(f"{item.id}: required")
+                kinds[item.id] = "required"
             elif values:
                 answers[item.id] = sorted(set(values)) if item.many else values[0]
         if problems:
-            raise BadAnswers(problems)
+            raise BadAnswers(problems, kinds)
         return answers
 
 

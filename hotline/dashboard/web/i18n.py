@@ -90,11 +90,16 @@ AUDIT_LABELS = {
     "volunteer_view": N_("Viewed a volunteer"),
     "users_view": N_("Viewed the accounts"),
     "audit_view": N_("Viewed the audit log"),
+    "outcomes_pending_view": N_("Viewed the pending reports"),
+    "outcome_view": N_("Viewed a call report"),
+    "outcome_correct": N_("Corrected a call report"),
 }
 # What an audited action was done to (AuditEvent.object_type).
 OBJECT_LABELS = {
     "call": N_("Call"),
     "call_log": N_("Call log"),
+    "outcome_report": N_("Call report"),
+    "outcome_reports": N_("Pending reports"),
     "callback": N_("Callback request"),
     "report": N_("Report for funders"),
     "shift": N_("Shift"),
