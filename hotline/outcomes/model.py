@@ -43,6 +43,10 @@ class Option:
     labels: Mapping[str, str]
     topic: str | None = None  # offered only for calls on this topic
 
+    def label(self, lang: str) -> str:
+        """The option's text in lang (en when the file lacks it: the loader refuses that)."""
+        return self.labels.get(lang, self.labels["en"])
+
 
 @dataclass(frozen=True)
 class Field:
@@ -51,6 +55,10 @@ class Field:
     many: bool  # choose: many (checkboxes) or one (radio buttons)
     required: bool
     options: tuple[Option, ...]
+
+    def label(self, lang: str) -> str:
+        """The field's text in lang."""
+        return self.labels.get(lang, self.labels["en"])
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None (unknown, or retired from the file)."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..models import CallbackAttempt, CallbackRequest, CallRecord, OutcomeChoice, OutcomeReport
 from ..models.call import CallOutcome
 from ..models.callback import AttemptOutcome
+from ..routing import wrap_up
 from .model import EDIT_WINDOW, Answers, values_of
 
 CONNECTED = CallOutcome.CONNECTED.value
@@ -42,11 +43,7 @@ class ConnectedCall:
     language: str | None
     caller_key: str | None
     report: OutcomeReport | None
-
-    @property
-    def ref(self) -> str:
-        """The call's name in wrap-up claims and URLs: call-12, callback-7."""
-        return f"{self.kind.value}-{self.id}"
+    wrap_up_owner: str  # whose claim holds the volunteer after the call (routing.wrap_up)
 
 
 class NotYours(LookupError):
@@ -92,6 +89,7 @@ def find_call(session: Session, kind: CallKind, call_id: int) -> ConnectedCall |
             kind, record.id, record.answered_by_id, record.outcome == CONNECTED,
             record.started_at, record.ended_at, record.topic, record.language,
             record.caller_key, _report_of(session, kind, call_id),
+            wrap_up.call_owner(record.call_sid),
         )  # fmt: skip
     attempt = session.get(CallbackAttempt, call_id)
     if attempt is None:
@@ -106,6 +104,7 @@ def find_call(session: Session, kind: CallKind, call_id: int) -> ConnectedCall |
         kind, attempt.id, attempt.volunteer_id, attempt.outcome == CALLER_CONNECTED,
         attempt.accepted_at or attempt.started_at, attempt.ended_at, request.topic,
         request.language, caller_key, _report_of(session, kind, call_id),
+        wrap_up.callback_owner(attempt.id),
     )  # fmt: skip
 
 
@@ -146,7 +145,8 @@ def connected_calls(
                 record.language,
                 record.caller_key,
                 report,
-            )  # fmt: skip
+                wrap_up.call_owner(record.call_sid),
+            )
         )
     legs = (
         select(CallbackAttempt, CallbackRequest, OutcomeReport)
@@ -169,7 +169,8 @@ def connected_calls(
                 request.language,
                 None,
                 report,
-            )  # fmt: skip
+                wrap_up.callback_owner(attempt.id),
+            )
         )
     calls.sort(key=lambda c: c.started_at, reverse=True)
     return calls

@@ -53,6 +53,7 @@ ROUTES: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("GET", "/dashboard/stats", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/report", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/report.csv", None, SUPERVISOR_PAGE),
+    ("GET", "/dashboard/report/print", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/coverage", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/roster", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/roster/new", None, SUPERVISOR_PAGE),

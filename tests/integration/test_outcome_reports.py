@@ -3,6 +3,8 @@ refusals of bad input, and a supervisor's pending list and audited correction.""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -198,3 +200,32 @@ def test_supervisors_see_pending_reports_and_correct_one_with_an_audit_row(dash,
     assert report.corrected_by_id == people.supervisor.id
     audit = db.scalars(select(AuditEvent).where(AuditEvent.action == "outcome_correct")).one()
     assert (audit.object_id, audit.detail, audit.username) == (str(report.id), "fields=sex", "boss")
+
+
+def test_the_call_log_csv_has_one_column_per_outcome_field_in_the_readers_language(
+    dash, db, people
+):
+    reported = own_call(db, people)
+    unreported = own_call(db, people)
+    dash.login("aigerim")
+    dash.post(f"/dashboard/outcomes/call/{reported.id}", {**REPORT, "version": "new"})
+    [report] = reports(db)
+    report.answers = {**report.answers, "harm": ["physical", "stalking"]}  # one option retired
+    db.commit()
+    dash.logout()
+    dash.login("boss")
+    dash.post("/dashboard/language", {"lang": "kk"})
+    body = dash.client.get("/dashboard/calls.csv").get_data(as_text=True).lstrip("\ufeff")
+    rows = {row[0]: row for row in csv.reader(io.StringIO(body))}
+    header = next(iter(rows.values()))
+    assert header[10:] == [
+        "Кім қоңырау шалды", "Зардап шеккеннің жынысы", "Зардап шеккеннің жасы", "Зиян түрі",
+        "Не берілді", "Қайда жіберілді", "Баспанаға қабылданды", "Жалғастыру қажет",
+    ]  # fmt: skip
+    row = rows[str(reported.id)]
+    assert row[10:] == [
+        "Зардап шеккен адам", "Әйел", "30–44",
+        "Физикалық зорлық, алынып тасталған нұсқа (stalking)",
+        "Психологиялық кеңес", "Полиция, Орталықтың баспанасы", "Иә", "Жоқ",
+    ]  # fmt: skip
+    assert rows[str(unreported.id)][10:] == [""] * 8

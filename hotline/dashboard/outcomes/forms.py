@@ -9,7 +9,7 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from ...outcomes.model import BadAnswers, Field, OutcomeSchema, values_of
-from ..web.i18n import current_language
+from ..web.i18n import current_language, outcome_text
 from ..web.i18n import gettext as _
 
 # Hidden fields of the form itself, not answers.
@@ -39,19 +39,14 @@ class FormField:
 
 
 def retired_label(option_id: str) -> str:
-    return _("retired option (%(id)s)", id=option_id)
+    return outcome_text(None, option_id)
 
 
-def option_label(item: Field | None, option_id: str) -> str:
-    """An answer's label in the reader's language, or "retired option" when the file dropped it."""
-    option = item.option(option_id) if item else None
-    if option is None:
-        return retired_label(option_id)
-    return option.labels.get(current_language(), option.labels["en"])
+option_label = outcome_text
 
 
 def field_label(item: Field) -> str:
-    return item.labels.get(current_language(), item.labels["en"])
+    return item.label(current_language())
 
 
 def form_fields(topic: str | None, answers: Mapping[str, object]) -> list[FormField]:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ...db import get_session
+from ...logs import cause
 from ...outcomes import store
 from ...outcomes.model import EDIT_WINDOW, BadAnswers
 from ...outcomes.store import CallKind, ConnectedCall
+from ...redis_conn import get_redis
+from ...routing import wrap_up
 from ..accounts.access import current_user, requires
 from ..web.clock import now
 from ..web.i18n import gettext as _
@@ -28,6 +33,7 @@ from .forms import (
     version_of,
 )
 
+log = logging.getLogger(__name__)
 # A volunteer's list reaches back this far: a week covers any shift and a day off after it.
 LIST_DAYS = 7
 
@@ -152,7 +158,13 @@ def _already_saved(
 
 
 def _report_done(call: ConnectedCall) -> None:
-    """The report is in: the volunteer's wrap-up time ends now (hotline.routing.wrap_up)."""
-    finish = current_app.extensions.get("wrap_up_done")
-    if finish is not None and call.volunteer_id is not None:
-        finish(call.volunteer_id, call.ref)
+    """The report is in: the volunteer's wrap-up time ends now (hotline.routing.wrap_up); the
+    database's side follows from the report itself."""
+    redis = get_redis()
+    if redis is None or call.volunteer_id is None:
+        return
+    try:
+        wrap_up.finish(redis, call.volunteer_id, call.wrap_up_owner)
+    except RedisError as exc:
+        # The wrap-up claim expires by itself within wrap_up_seconds.
+        log.warning("wrap-up of volunteer %s not ended (%s)", call.volunteer_id, cause(exc))

@@ -14,6 +14,8 @@ from babel.numbers import format_decimal
 from flask import Flask, g, has_app_context, request
 from flask_babel import Babel, get_translations
 
+from ...outcomes.model import Field
+
 LANGUAGES: dict[str, str] = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
 DEFAULT_LANGUAGE = "ru"
 COOKIE_NAME = "hotline_lang"  # the login page's choice, before there is an account to store it
@@ -163,6 +165,15 @@ def label(kind: str, value: str | None) -> str:
         "object": OBJECT_LABELS,
     }[kind]
     return gettext(table[value]) if value in table else value
+
+
+def outcome_text(item: Field | None, option_id: str) -> str:
+    """An outcome answer in the reader's language (config/outcomes.yaml's labels), or
+    "retired option (id)" when the file no longer offers it: old reports keep their value."""
+    option = item.option(option_id) if item else None
+    if option is None:
+        return gettext("retired option (%(id)s)", id=option_id)
+    return option.label(current_language())
 
 
 def ordinal(n: int, lang: str | None = None) -> str:
