@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import OutcomeChoice, OutcomeReport
+from ..models import DailyOutcomes, OutcomeChoice, OutcomeReport
+from . import aggregates
 from .model import YES
 
 
@@ -51,6 +53,78 @@ class OutcomeFigures:
     @property
     def shelter_admissions(self) -> Count:
         return self.count("shelter_admitted", YES)
+
+
+def for_days(
+    db: Session,
+    tz: ZoneInfo,
+    first: date,
+    last: date,
+    topic: str | None = None,
+    language: str | None = None,
+) -> OutcomeFigures:
+    """The figures for local days first..last. While every record of the period is kept, they
+    are counted from the reports (people included); a period reaching back past the last
+    purge reads the closed days' totals, and people are then not known (None)."""
+    start = aggregates.day_start(first, tz)
+    end = aggregates.day_start(last + timedelta(days=1), tz)
+    cutoff = aggregates.purge_cutoff(db)
+    if cutoff is None or start >= cutoff:
+        return compute(db, start, end, topic, language)
+    figures = OutcomeFigures(reported=Count(0, None))
+    closed = aggregates.closed_days(db, first, last)
+    if closed:
+        _from_daily_totals(db, min(closed), max(closed), topic, language, figures)
+    for run_first, run_last in aggregates.open_runs(first, last, closed):
+        part = compute(
+            db,
+            aggregates.day_start(run_first, tz),
+            aggregates.day_start(run_last + timedelta(days=1), tz),
+            topic,
+            language,
+        )
+        _add_without_people(part, figures)
+    return figures
+
+
+def _from_daily_totals(
+    db: Session,
+    first: date,
+    last: date,
+    topic: str | None,
+    language: str | None,
+    figures: OutcomeFigures,
+) -> None:
+    where = [DailyOutcomes.day >= first, DailyOutcomes.day <= last]
+    if topic:
+        where.append(DailyOutcomes.topic == topic)
+    if language:
+        where.append(DailyOutcomes.language == language)
+    rows = db.execute(
+        select(DailyOutcomes.field, DailyOutcomes.option, func.sum(DailyOutcomes.calls))
+        .where(*where)
+        .group_by(DailyOutcomes.field, DailyOutcomes.option)
+    )
+    for field_id, option, n in rows:
+        count = Count(int(n or 0), None)
+        if field_id == "":
+            figures.reported.add(count)
+        elif field_id.endswith("|" + aggregates.SEX):
+            value, sex = option.rsplit("|", 1)
+            cells = figures.by_sex[field_id.rsplit("|", 1)[0]]
+            cells.setdefault((value, sex), Count(0, None)).add(count)
+        else:
+            figures.by_field[field_id].setdefault(option, Count(0, None)).add(count)
+
+
+def _add_without_people(part: OutcomeFigures, figures: OutcomeFigures) -> None:
+    figures.reported.add(Count(part.reported.calls, None))
+    for field_id, options in part.by_field.items():
+        for option, count in options.items():
+            figures.by_field[field_id].setdefault(option, Count(0, None)).add(count)
+    for field_id, cells in part.by_sex.items():
+        for key, count in cells.items():
+            figures.by_sex[field_id].setdefault(key, Count(0, None)).add(count)
 
 
 def _where(

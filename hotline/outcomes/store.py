@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -18,6 +19,7 @@ from ..models import CallbackAttempt, CallbackRequest, CallRecord, OutcomeChoice
 from ..models.call import CallOutcome
 from ..models.callback import AttemptOutcome
 from ..routing import wrap_up
+from . import aggregates
 from .model import EDIT_WINDOW, Answers, values_of
 
 CONNECTED = CallOutcome.CONNECTED.value
@@ -188,10 +190,14 @@ def save(
     now: datetime,
     version: int | None,
     corrected_by: int | None = None,
+    *,
+    tz: ZoneInfo,
 ) -> OutcomeReport:
     """Write the report of `call` (the caller commits). version None: a new report; else the
-    version the form was opened on. A supervisor's correction names them in corrected_by."""
+    version the form was opened on. A supervisor's correction names them in corrected_by.
+    A report for a day already closed moves that day's totals too (tz: the hotline's)."""
     report = call.report
+    before = None if report is None else [(c.field, c.option) for c in report.choices]
     if version is None:
         if report is not None:
             raise AlreadySaved(report)
@@ -219,4 +225,7 @@ def save(
         for field_id in sorted(answers)
         for option in values_of(answers, field_id)
     ]
+    aggregates.apply_report(
+        session, tz, report, before, [(c.field, c.option) for c in report.choices]
+    )
     return report

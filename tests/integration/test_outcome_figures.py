@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from test_dashboard_support import add_call, clock, dash, db, people
 
@@ -14,6 +15,7 @@ from hotline.outcomes.figures import Count
 from hotline.outcomes.store import CallKind
 
 FIXTURES = (clock, dash, db, people)
+ALMATY = ZoneInfo("Asia/Almaty")
 MARCH = datetime(2026, 3, 1, tzinfo=UTC) - timedelta(hours=5)  # 1 March, 00:00 in Almaty
 APRIL = datetime(2026, 4, 1, tzinfo=UTC) - timedelta(hours=5)
 
@@ -38,7 +40,7 @@ def reported(db, day: int, topic: str, key: str | None, answers: dict, start=MAR
     )
     found = store.find_call(db, CallKind.CALL, call.id)
     assert found is not None
-    store.save(db, found, answers, start + timedelta(days=day, hours=11), None)
+    store.save(db, found, answers, start + timedelta(days=day, hours=11), None, tz=ALMATY)
     db.commit()
 
 

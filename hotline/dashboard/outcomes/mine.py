@@ -21,6 +21,7 @@ from ...redis_conn import get_redis
 from ...routing import wrap_up
 from ..accounts.access import current_user, requires
 from ..web.clock import now
+from ..web.formatting import hotline_tz
 from ..web.i18n import gettext as _
 from . import bp
 from .forms import (
@@ -124,7 +125,7 @@ def report_save(kind: str, call_id: int) -> ResponseReturnValue:
         return _form_page(call, dict(raw), messages(error), 400)  # type: ignore[arg-type]
     db = get_session()
     try:
-        store.save(db, call, answers, now(), version)  # type: ignore[arg-type]
+        store.save(db, call, answers, now(), version, tz=hotline_tz())  # type: ignore[arg-type]
         db.commit()
     except store.AlreadySaved as saved:
         db.rollback()

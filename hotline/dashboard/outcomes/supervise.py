@@ -132,7 +132,9 @@ def report_correct(report_id: int) -> ResponseReturnValue:
     db = get_session()
     user = current_user()
     try:
-        store.save(db, call, answers, now(), version, corrected_by=user.id if user else 0)
+        store.save(
+            db, call, answers, now(), version, corrected_by=user.id if user else 0, tz=hotline_tz()
+        )
         changed = sorted(
             k for k in set(before) | set(answers) if values_of(before, k) != values_of(answers, k)
         )

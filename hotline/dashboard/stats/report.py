@@ -92,7 +92,7 @@ def _load(choice: PeriodChoice) -> list[ReportTable]:
     db = get_session()
     period = to_period(choice)
     tables = build_tables(compute(db, period, hotline_tz()), callback_counts(db, period))
-    outcomes = outcome_figures.compute(db, period.start, period.end)
+    outcomes = outcome_figures.for_days(db, hotline_tz(), choice.first, choice.last)
     return tables + outcome_tables(outcomes, current_app.extensions["outcome_schema"])
 
 
@@ -131,6 +131,8 @@ def outcome_tables(figures: OutcomeFigures, schema: OutcomeSchema) -> list[Repor
             suppress([[sheltered.get((YES, s), Count()).calls for s in sexes]]),
         )
     )
+    if figures.reported.people is None:
+        return tables  # a period before the last purge: its totals keep no caller keys
     harms = _options(schema, "harm", set(figures.by_field.get("harm", {})))
     people = [[figures.count("harm", h).people or 0] for h in harms]
     tables.append(

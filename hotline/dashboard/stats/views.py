@@ -150,7 +150,9 @@ def stats() -> ResponseReturnValue:
     period = to_period(choice)
     figures = compute(db, period, hotline_tz())
     callbacks = callback_counts(db, period)
-    outcomes = outcome_figures.compute(db, period.start, period.end, choice.topic, choice.language)
+    outcomes = outcome_figures.for_days(
+        db, hotline_tz(), choice.first, choice.last, choice.topic, choice.language
+    )
     audit.record("stats_view", "statistics", None, detail=_describe(choice))
     db.commit()
     return render_template(
