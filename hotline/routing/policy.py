@@ -93,6 +93,8 @@ class RoutingPolicy:
     ring_timeout_seconds: int = 20
     max_attempts: int = 3  # volunteers rung in total before the caller is offered a callback
     call_time_limit_seconds: int = 14400  # Dial timeLimit; Twilio's default is 4 hours
+    # Not rung again for this long after a connected call, or until the report (wrap_up.py).
+    wrap_up_seconds: int = 120
 
     def roles_for(self, topic: str) -> tuple[str, ...]:
         """The roles that take calls on this topic, in the order they are tried."""
@@ -248,6 +250,7 @@ _INT_FIELDS = {
     "ring_timeout_seconds": (5, 60, "Twilio's minimum is 5; past 60 s every phone is in voicemail"),
     "max_attempts": (1, 20, "a caller in crisis should not wait for more"),
     "call_time_limit_seconds": (60, 86400, "Twilio's <Dial timeLimit> allows up to 24 hours"),
+    "wrap_up_seconds": (0, 1800, "half an hour at most: callers are waiting"),
 }
 
 
