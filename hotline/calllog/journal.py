@@ -188,6 +188,18 @@ def _status(session: Session, record: CallRecord, item: Event, at: datetime) -> 
                     attempt.outcome = CANCELED
 
 
+def _line_joined(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    record.ivr_path = [*(record.ivr_path or []), "line"]
+
+
+def _line_left(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """Out of line without a volunteer (hung up, timed out, chose a callback): the wait counts."""
+    waited = item.get("waited")
+    if waited is not None and record.connected_at is None:
+        record.wait_seconds = int(waited)
+    record.ivr_path = [*(record.ivr_path or []), f"line:{item.get('reason', 'left')}"]
+
+
 def _released(session: Session, item: Event) -> None:
     """The call's claims in the database end (those in Redis were released by the webhook)."""
     query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
@@ -206,6 +218,8 @@ _HANDLERS = {
     "legs_ended": _legs_ended,
     "unanswered": _unanswered,
     "status": _status,
+    "line_joined": _line_joined,
+    "line_left": _line_left,
 }
 KINDS = frozenset({*_HANDLERS, "released"})
 

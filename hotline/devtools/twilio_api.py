@@ -103,6 +103,11 @@ class LocalTwilio:
                 CreatedCall(sid, {}, time.perf_counter(), status=status, parent=parent)
             )
 
+    def call(self, sid: str) -> CreatedCall | None:
+        """The call with this sid (placed through the API or added), or None."""
+        with self._lock:
+            return self._find(sid)
+
     def held(self) -> list[str]:
         """The sids of every call still in Twilio's logs (not deleted)."""
         with self._lock:

@@ -125,6 +125,21 @@ class TwilioCalls:
         except (TwilioException, requests.RequestException) as exc:
             raise _network_error(exc) from None
 
+    def redirect(self, call_sid: str, url: str, timeout: float | None = None) -> None:
+        """Move a call in progress (a caller waiting in line) to the TwiML at `url`."""
+        client = self.client
+        if timeout is not None:
+            client = Client(
+                client.username, client.password,
+                http_client=_with_timeout(client.http_client, timeout),
+            )  # fmt: skip
+        try:
+            client.calls(call_sid).update(url=url, method="POST")
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
     def child_call_sids(self, parent_sid: str) -> list[str]:
         """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
         try:
@@ -147,6 +162,13 @@ class TwilioCalls:
             raise PurgeError(_twilio_error(exc).code) from None
         except (TwilioException, requests.RequestException):
             raise PurgeError("network") from None
+
+
+def _with_timeout(http_client: Any, timeout: float) -> Any:
+    """A copy of the client's HTTP client with a shorter timeout (the same base URL)."""
+    if isinstance(http_client, BaseUrlHttpClient):
+        return BaseUrlHttpClient(http_client.base_url, timeout=timeout)
+    return QuietHttpClient(timeout=timeout)
 
 
 def _twilio_error(exc: TwilioRestException) -> DialError:

@@ -109,6 +109,18 @@ def test_the_stand_ins_answers_match_twilios_spec(
     assert stand_in.created[-1].updates == [{"Status": "completed"}]
 
 
+def test_the_stand_ins_answer_to_a_redirect_matches_twilios_spec(
+    stand_in: LocalTwilio, validated_url: str
+) -> None:
+    # A caller waiting in line (an incoming call Twilio holds) moved into the conference.
+    sid = "CA" + "e" * 32
+    stand_in.add_call(sid, in_progress=True)
+    join = f"https://hotline.example.org/twilio/line/join?call={sid}"
+    calls_to(validated_url).redirect(sid, join, timeout=5.0)  # Prism: 500 if the 200 broke it
+    (update,) = stand_in.call(sid).updates
+    assert update == {"Url": join, "Method": "POST"}
+
+
 def test_the_control_an_answer_that_breaks_the_spec_is_refused(
     validated_url: str, webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
