@@ -200,6 +200,12 @@ def _line_left(session: Session, record: CallRecord, item: Event, at: datetime) 
     record.ivr_path = [*(record.ivr_path or []), f"line:{item.get('reason', 'left')}"]
 
 
+def _room(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """A conference event (joined, left, hold, start, end) for a role, never a number."""
+    what = "hold" if item.get("hold") and item.get("what") == "joined" else item.get("what")
+    record.ivr_path = [*(record.ivr_path or []), f"room:{item.get('role')}:{what}"]
+
+
 def _released(session: Session, item: Event) -> None:
     """The call's claims in the database end (those in Redis were released by the webhook)."""
     query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
@@ -220,6 +226,7 @@ _HANDLERS = {
     "status": _status,
     "line_joined": _line_joined,
     "line_left": _line_left,
+    "room": _room,
 }
 KINDS = frozenset({*_HANDLERS, "released"})
 

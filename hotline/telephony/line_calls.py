@@ -42,7 +42,7 @@ from ..routing import line, line_store
 from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
 from ..routing.line import LineSettings, WaitingCaller
 from ..routing.policy import LANGUAGES, TOPICS
-from . import consent, flow_registry, twiml
+from . import consent, flow_registry, room, twiml
 from .dialing import (
     WHISPER_KEY_TIMEOUT_SECONDS,
     claimer,
@@ -66,6 +66,7 @@ from .edge import (
     xml,
 )
 from .rest_client import TwilioCalls, make_twilio_client
+from .room import ROOM_EVENTS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__, url_prefix="/twilio/line")
@@ -281,6 +282,9 @@ def _conference(dial_owner: VoiceResponse, sid: str, action: str, leader: bool) 
         beep=False,
         wait_url="",
         max_participants=10 if leader else None,
+        status_callback=url("/twilio/line/conference-status", call=sid),
+        status_callback_method="POST",
+        status_callback_event="start end join leave hold",
     )
 
 
@@ -297,6 +301,34 @@ def done() -> Response:
     response = VoiceResponse()
     response.hangup()
     return xml(str(response))
+
+
+@bp.post("/conference-status")
+def conference_status() -> Response:
+    """Conference and participant events: who is in the room, who left, who is on hold.
+
+    Signed like every webhook; a repeat (Twilio retries) changes nothing: the room's state is
+    set, not counted, and the record's event has an id made from the event itself.
+    """
+    sid = request.args.get("call", "")
+    name = request.form.get("FriendlyName", "")
+    kind = request.form.get("StatusCallbackEvent", "")[:32]
+    if not _CALL_SID.match(sid) or name != sid or kind not in ROOM_EVENTS:
+        return xml(twiml.empty())  # not one of our rooms, or an event we do not follow: 2xx
+    leg = request.form.get("CallSid", "")
+    role = room.role_of(sid, leg, request.form.get("ParticipantLabel", ""))
+    hold = request.form.get("Hold", "").lower() == "true"
+    redis = _redis()
+    try:
+        if redis is not None:
+            room.note(redis, sid, kind, role, hold)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+    sequence = small_int(request.form.get("SequenceNumber"), 6)
+    item = event("room", sid, what=ROOM_EVENTS[kind], role=role, hold=hold)
+    item["id"] = room.event_id(sid, kind, leg, sequence)  # the same event twice is applied once
+    recorder().record([item])
+    return xml(twiml.empty())
 
 
 # --- the volunteer's leg ----------------------------------------------------------------------

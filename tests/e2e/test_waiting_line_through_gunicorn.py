@@ -107,7 +107,9 @@ class Caller:
 
     def waits(self) -> ET.Element:
         assert self.enqueue is not None
-        return self.post(self.enqueue.get("waitUrl"), QueuePosition="1", QueueTime="0")
+        # Each fetch differs (QueueTime grows): a repeat would get the first copy's answer.
+        queued = str(time.monotonic_ns())
+        return self.post(self.enqueue.get("waitUrl"), QueuePosition="1", QueueTime=queued)
 
     def leaves(self, result: str = "leave") -> ET.Element:
         assert self.enqueue is not None

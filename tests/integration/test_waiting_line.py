@@ -7,6 +7,7 @@ through in a conference after the volunteer finishes the first call, hears the w
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from hotline.routing import claims, line_store
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
+from hotline.telephony import room
 
 HOTLINE = "+77270000000"
 DANA = "+77011110001"
@@ -97,6 +99,15 @@ def wait_in_line(twilio, fake):
     return params, root
 
 
+_QUEUE_TIME = itertools.count(1)
+
+
+def waits(twilio, root, params):
+    """Twilio fetching the wait document again (QueueTime grows, as each fetch differs)."""
+    url = root.find("./Enqueue").get("waitUrl")
+    return post(twilio, url, params, QueuePosition="1", QueueTime=str(next(_QUEUE_TIME)))
+
+
 def post(twilio, url, params, **extra):
     response = twilio.post(path_and_query(url), params, **extra)
     assert response.status_code == 200, response.data
@@ -139,7 +150,7 @@ def test_a_caller_who_finds_everyone_busy_waits_in_line_and_hears_their_place(
     enqueue = root.find("./Enqueue")
     assert enqueue is not None and root.find("./Dial") is None
     assert "/twilio/line/wait" in enqueue.get("waitUrl")
-    wait = post(twilio, enqueue.get("waitUrl"), dict(params, QueuePosition="1", QueueTime="0"))
+    wait = waits(twilio, root, params)
     spoken = all_speech(wait)
     assert "очереди - 1" in spoken and "нажмите 1" in spoken and "0" in spoken
     key = gather(wait)
@@ -180,7 +191,7 @@ def test_the_waiting_caller_is_put_through_in_a_conference_when_the_volunteer_is
     # Dana is held for the whole conversation: a third caller waits.
     assert claims.claimed_ids(redis_client, [record.answered_by_id])
     # If the update were lost, the caller's next wait document sends them in all the same.
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     assert wait.find("./Leave") is not None
     left = post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="leave")
     assert left.find("./Dial/Conference").text == params["CallSid"]
@@ -201,7 +212,7 @@ def test_a_volunteer_who_declines_frees_the_line_caller_who_keeps_waiting(
     post(twilio, created.params["StatusCallback"], dict(leg, CallStatus="completed"))
     caller, outcome = line_store.find(redis_client, params["CallSid"])
     assert outcome is None and caller.offered_to is None and caller.tried  # still waiting
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     assert "очереди - 1" in all_speech(wait)
     time.sleep(0.3)
     assert len(fake_twilio.created) == 1  # the volunteer who declined is not rung again
@@ -225,7 +236,7 @@ def test_after_the_maximum_wait_the_caller_is_offered_a_callback(
     params, root = wait_in_line(twilio, fake_twilio)
     key = line_store.caller_key(params["CallSid"])
     redis_client.hset(key, "joined", time.time() - 181)  # three minutes and a second ago
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     assert wait.find("./Leave") is not None
     offer = post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="leave")
     assert query(gather(offer).get("action"))["node"] == "callback_offer"
@@ -237,7 +248,7 @@ def test_after_the_maximum_wait_the_caller_is_offered_a_callback(
 def test_pressing_1_in_line_leads_to_the_callback_questions(app, twilio, fake_twilio):
     connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     leave = post(twilio, gather(wait).get("action"), params, Digits="1")
     assert leave.find("./Leave") is not None
     questions = post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="leave")
@@ -249,7 +260,7 @@ def test_pressing_0_in_line_says_the_emergency_numbers_and_keeps_the_place(
 ):
     connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     numbers = post(twilio, gather(wait).get("action"), params, Digits="0")
     assert "1 1 2" in all_speech(numbers) and "/twilio/line/wait" in numbers.find("./Redirect").text
     for other in ("5", "#", "99"):
@@ -325,9 +336,84 @@ def test_callers_in_line_when_redis_stops_leave_it_for_the_callback_offer(
     connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     private_redis.stop()
-    wait = post(twilio, root.find("./Enqueue").get("waitUrl"), params)
+    wait = waits(twilio, root, params)
     assert wait.find("./Leave") is not None  # never left on hold with nobody to match them
     offer = post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="leave")
     assert query(gather(offer).get("action"))["node"] == "callback_offer"
     pressed = post(twilio, gather(offer).get("action"), params, Digits="2")
     assert "1 1 2" in all_speech(pressed)
+
+
+# --- conference and participant events ----------------------------------------------------------
+
+
+def put_through(twilio, fake_twilio):
+    """A caller connected from the line: (caller params, volunteer leg sid, their conference)."""
+    first, first_root = connect_first_caller(twilio, fake_twilio)
+    params, root = wait_in_line(twilio, fake_twilio)
+    end_first_call(twilio, first, first_root)
+    (created,) = fake_twilio.wait_for(1)
+    leg = volunteer_leg(created)
+    whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
+    volunteer = post(twilio, gather(whisper).get("action"), leg, Digits="1")
+    return params, created.sid, volunteer.find("./Dial/Conference")
+
+
+def room_event(twilio, conference, kind, leg_sid, sequence, **extra):
+    form = {
+        "AccountSid": "AC" + "1" * 32,
+        "ConferenceSid": "CF" + "a" * 32,
+        "FriendlyName": conference.text,
+        "StatusCallbackEvent": kind,
+        "SequenceNumber": str(sequence),
+        "Timestamp": "Tue, 02 Dec 2026 03:40:00 +0000",
+        **({"CallSid": leg_sid} if leg_sid else {}),
+        **extra,
+    }
+    response = twilio.post(path_and_query(conference.get("statusCallback")), form)
+    assert response.status_code == 200 and list(parse(response.data)) == []
+    return response
+
+
+def test_conference_events_follow_who_is_in_the_room_once_each(
+    app, twilio, fake_twilio, redis_client
+):
+    params, leg_sid, conference = put_through(twilio, fake_twilio)
+    assert conference.get("statusCallbackEvent") == "start end join leave hold"
+    sid = params["CallSid"]
+    room_event(twilio, conference, "participant-join", leg_sid, 1)
+    room_event(twilio, conference, "participant-join", sid, 2)
+    room_event(twilio, conference, "participant-join", sid, 2)  # Twilio's retry: no new event
+    room_event(twilio, conference, "participant-hold", sid, 3, Hold="true")
+    assert room.state(redis_client, sid) == {"volunteer": "joined", "caller": "hold"}
+    room_event(twilio, conference, "participant-unhold", sid, 4, Hold="false")
+    room_event(twilio, conference, "participant-leave", leg_sid, 5)
+    assert room.state(redis_client, sid) == {"volunteer": "left", "caller": "joined"}
+    deadline = time.monotonic() + 5
+    while True:
+        path = record_of(app, sid).ivr_path
+        if "room:volunteer:left" in path or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    rooms = [step for step in path if step.startswith("room:")]
+    assert rooms == [
+        "room:volunteer:joined",
+        "room:caller:joined",
+        "room:caller:hold",
+        "room:caller:joined",
+        "room:volunteer:left",
+    ]
+    assert not any("+7" in step for step in path)
+
+
+def test_a_conference_event_for_an_unknown_call_gets_a_2xx_and_changes_nothing(
+    app, twilio, redis_client
+):
+    stranger = "CA" + "9" * 32
+    url = f"/twilio/line/conference-status?call={stranger}"
+    form = {"FriendlyName": "someone-elses-room", "StatusCallbackEvent": "participant-join",
+            "CallSid": stranger}  # fmt: skip
+    response = twilio.post(url, form)
+    assert response.status_code == 200 and list(parse(response.data)) == []
+    assert room.state(redis_client, stranger) == {}
+    assert twilio.post(url, form, signed=False).status_code == 403
