@@ -206,6 +206,15 @@ def _room(session: Session, record: CallRecord, item: Event, at: datetime) -> No
     record.ivr_path = [*(record.ivr_path or []), f"room:{item.get('role')}:{what}"]
 
 
+def _transfer(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """A warm transfer's step: which partner (an id), and ringing, answered, no_answer, failed,
+    or ended with the seconds the partner was on the call."""
+    step = f"transfer:{item.get('partner')}:{item.get('outcome')}"
+    if item.get("seconds") is not None:
+        step += f":{int(item['seconds'])}"
+    record.ivr_path = [*(record.ivr_path or []), step]
+
+
 def _released(session: Session, item: Event) -> None:
     """The call's claims in the database end (those in Redis were released by the webhook)."""
     query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
@@ -227,6 +236,7 @@ _HANDLERS = {
     "line_joined": _line_joined,
     "line_left": _line_left,
     "room": _room,
+    "transfer": _transfer,
 }
 KINDS = frozenset({*_HANDLERS, "released"})
 

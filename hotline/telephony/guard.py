@@ -20,7 +20,7 @@ from .edge import safe_twiml, settings, xml
 from .replies import Replies, Reply, request_key
 from .signature import public_url
 
-BLUEPRINTS = ("twilio", "dialing", "twilio_callback", "line")
+BLUEPRINTS = ("twilio", "dialing", "twilio_callback", "line", "transfer")
 UNGUARDED = {"twilio.fallback"}  # a constant answer: nothing to repeat, nothing to wait for
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 # The volunteer's legs (theirs is the phone in hand): the safe answer is to hang up that leg.
@@ -29,6 +29,9 @@ _VOLUNTEER_LEGS = {
     "dialing.whisper_answer",
     "line.whisper",
     "line.whisper_answer",
+    "transfer.menu",
+    "transfer.choose",
+    "transfer.partner_answered",
     "twilio_callback.volunteer",
     "twilio_callback.volunteer_answer",
     "twilio_callback.caller",
@@ -40,6 +43,7 @@ _STATUS = {
     "twilio_callback.volunteer_status",
     "line.leg_status",
     "line.conference_status",
+    "transfer.partner_status",
 }
 
 

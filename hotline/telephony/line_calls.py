@@ -25,6 +25,7 @@ import secrets
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from redis import Redis
@@ -42,10 +43,11 @@ from ..routing import line, line_store
 from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
 from ..routing.line import LineSettings, WaitingCaller
 from ..routing.policy import LANGUAGES, TOPICS
-from . import consent, flow_registry, room, twiml
+from . import consent, flow_registry, room, transfer, twiml
 from .dialing import (
     WHISPER_KEY_TIMEOUT_SECONDS,
     claimer,
+    flag,
     hang_up_volunteer,
     keeper,
     nobody_can_answer,
@@ -78,6 +80,7 @@ REDIRECT_TIMEOUT_SECONDS = 3.0  # the volunteer waits on this; the wait document
 _MATCH_LOCK_MS = 10_000
 _AGAIN_KEY = "hotline:line:match-again"
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+_CONFERENCE_SID = re.compile(r"^CF[0-9a-fA-F]{32}$")
 _MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
@@ -89,7 +92,8 @@ def _redis() -> Redis | None:
     return redis_gate().client()
 
 
-def _calls() -> TwilioCalls:
+def line_rest() -> TwilioCalls:
+    """The REST client the line (and transfers) ring and move calls with."""
     calls = current_app.extensions.get("line_calls")
     if calls is None:
         config = settings()
@@ -270,18 +274,16 @@ def join() -> Response:
     return xml(_conference_for_caller(sid, state))
 
 
-def _conference(dial_owner: VoiceResponse, sid: str, action: str, leader: bool) -> None:
-    dial = dial_owner.dial(
-        action=action, method="POST", time_limit=policy().call_time_limit_seconds
-    )
-    # Quiet: no beep, no hold music (waitUrl ""), and the room closes when either side leaves.
+def conference_noun(dial: Any, sid: str, end_on_exit: bool) -> None:
+    """The call's room: named by the caller's call sid, quiet (no beep, no hold music), with
+    its status callback; nothing recorded."""
     dial.conference(
         sid,
         start_conference_on_enter=True,
-        end_conference_on_exit=True,
+        end_conference_on_exit=end_on_exit,
         beep=False,
         wait_url="",
-        max_participants=10 if leader else None,
+        max_participants=10,
         status_callback=url("/twilio/line/conference-status", call=sid),
         status_callback_method="POST",
         status_callback_event="start end join leave hold",
@@ -291,7 +293,13 @@ def _conference(dial_owner: VoiceResponse, sid: str, action: str, leader: bool) 
 def _conference_for_caller(sid: str, state: CallState) -> str:
     response = VoiceResponse()
     twiml.add_utterances(response, _line_said("line_connecting", state.language), audio_url)
-    _conference(response, sid, url("/twilio/line/done", call=sid), leader=True)
+    dial = response.dial(
+        action=url("/twilio/line/done", call=sid),
+        method="POST",
+        time_limit=policy().call_time_limit_seconds,
+    )
+    # The caller leaving closes the room: the volunteer's and a partner's legs end with it.
+    conference_noun(dial, sid, end_on_exit=True)
     return str(response)
 
 
@@ -316,11 +324,19 @@ def conference_status() -> Response:
     if not _CALL_SID.match(sid) or name != sid or kind not in ROOM_EVENTS:
         return xml(twiml.empty())  # not one of our rooms, or an event we do not follow: 2xx
     leg = request.form.get("CallSid", "")
-    role = room.role_of(sid, leg, request.form.get("ParticipantLabel", ""))
+    label = request.form.get("ParticipantLabel", "")
     hold = request.form.get("Hold", "").lower() == "true"
+    conference = request.form.get("ConferenceSid", "")
     redis = _redis()
+    role = room.role_of(sid, leg, label)
     try:
         if redis is not None:
+            if _CONFERENCE_SID.match(conference):
+                room.remember_conference(redis, sid, conference)
+            if leg and leg != sid and leg == transfer.partner_leg(redis, sid):
+                role = "partner"
+                if kind == "participant-join":
+                    transfer.partner_joined(redis, sid, leg)
             room.note(redis, sid, kind, role, hold)
     except RedisError as exc:
         redis_gate().failed(exc)
@@ -434,14 +450,14 @@ def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) ->
     log.info("call %s: volunteer %s accepted from the line", sid, volunteer_id)
     _move_caller_in(sid, state)
     response = VoiceResponse()
-    _conference(response, sid, url("/twilio/line/done", call=sid, v=volunteer_id), leader=False)
+    transfer.volunteer_room(response, sid, state, wl, volunteer_id)
     return str(response)
 
 
 def _move_caller_in(sid: str, state: CallState) -> None:
     join_url = url("/twilio/line/join", **_caller_params(sid, state))
     try:
-        _calls().redirect(sid, join_url, timeout=REDIRECT_TIMEOUT_SECONDS)
+        line_rest().redirect(sid, join_url, timeout=REDIRECT_TIMEOUT_SECONDS)
     except DialError as exc:
         # The caller's next wait document says <Leave/>; the Enqueue action brings them in.
         log.warning("call %s: moving the caller in failed (%s); the wait document will", sid,
@@ -493,10 +509,27 @@ def leg_status() -> Response:
             snapshot.call_ended(volunteer_id, utcnow())
         claimer().release(claim_owner(sid))
         kick()
+        _volunteer_left(redis, sid)
     else:
         _give_back(sid, volunteer_id)
     recorder().record(events)
     return xml(twiml.empty())
+
+
+def _volunteer_left(redis: Redis | None, sid: str) -> None:
+    """The volunteer hung up: the caller goes on with a partner, or their call ends too (the
+    volunteer's leg does not close the room, so that * can leave it)."""
+    try:
+        if redis is not None and transfer.volunteer_left(redis, sid):
+            return
+    except RedisError as exc:
+        redis_gate().failed(exc)
+    if flag(sid, "ended"):
+        return
+    try:
+        line_rest().hang_up(sid)
+    except DialError as exc:
+        log.warning("call %s: ending the caller's leg failed (%s)", sid, exc.code)
 
 
 # --- the matcher ------------------------------------------------------------------------------
@@ -585,7 +618,7 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
     params = (caller.call_sid, volunteer_id, seq, state, wl)
     started = time.monotonic()
     try:
-        _calls().call_volunteer(
+        line_rest().call_volunteer(
             to=phone,
             url=_leg_url("/twilio/line/whisper", *params),
             status_callback=_leg_url("/twilio/line/leg-status", *params),

@@ -140,6 +140,18 @@ class TwilioCalls:
         except (TwilioException, requests.RequestException) as exc:
             raise _network_error(exc) from None
 
+    def hold(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:
+        """Put a conference participant on hold (hearing `hold_url`'s TwiML) or take them off."""
+        kwargs: dict[str, Any] = {"hold": hold}
+        if hold and hold_url:
+            kwargs.update(hold_url=hold_url, hold_method="POST")
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
     def child_call_sids(self, parent_sid: str) -> list[str]:
         """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
         try:

@@ -48,7 +48,20 @@ def note(redis: Redis, room_sid: str, kind: str, role: str, hold: bool) -> None:
 def state(redis: Redis, room_sid: str) -> dict[str, str]:
     """Role -> joined | left | hold (and room -> start | end) for one call's room."""
     raw = redis.hgetall(ROOM_KEY.format(sid=room_sid))
-    return {_text(k): _text(v) for k, v in raw.items()}
+    found = {_text(k): _text(v) for k, v in raw.items()}
+    return {k: v for k, v in found.items() if not k.startswith("_")}
+
+
+def remember_conference(redis: Redis, room_sid: str, conference_sid: str) -> None:
+    """Twilio's ConferenceSid for the room (the Participants API needs it for a hold)."""
+    key = ROOM_KEY.format(sid=room_sid)
+    redis.hset(key, "_conference", conference_sid)
+    redis.expire(key, KEEP_SECONDS)
+
+
+def conference_sid(redis: Redis, room_sid: str) -> str | None:
+    value = redis.hget(ROOM_KEY.format(sid=room_sid), "_conference")
+    return _text(value) if value else None
 
 
 def event_id(room_sid: str, kind: str, leg_sid: str, sequence: int | None) -> str:

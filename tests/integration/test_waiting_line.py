@@ -348,7 +348,8 @@ def test_callers_in_line_when_redis_stops_leave_it_for_the_callback_offer(
 
 
 def put_through(twilio, fake_twilio):
-    """A caller connected from the line: (caller params, volunteer leg sid, their conference)."""
+    """A caller connected from the line: caller params, volunteer leg sid, the volunteer's
+    conference and the whole TwiML of their leg."""
     first, first_root = connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
@@ -356,7 +357,7 @@ def put_through(twilio, fake_twilio):
     leg = volunteer_leg(created)
     whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
     volunteer = post(twilio, gather(whisper).get("action"), leg, Digits="1")
-    return params, created.sid, volunteer.find("./Dial/Conference")
+    return params, created.sid, volunteer.find("./Dial/Conference"), volunteer
 
 
 def room_event(twilio, conference, kind, leg_sid, sequence, **extra):
@@ -378,7 +379,7 @@ def room_event(twilio, conference, kind, leg_sid, sequence, **extra):
 def test_conference_events_follow_who_is_in_the_room_once_each(
     app, twilio, fake_twilio, redis_client
 ):
-    params, leg_sid, conference = put_through(twilio, fake_twilio)
+    params, leg_sid, conference, _volunteer = put_through(twilio, fake_twilio)
     assert conference.get("statusCallbackEvent") == "start end join leave hold"
     sid = params["CallSid"]
     room_event(twilio, conference, "participant-join", leg_sid, 1)
