@@ -98,6 +98,8 @@ def _run(rt: CallbackRuntime, session: Session, request_id: int, now: datetime) 
         log.warning("callback %s: claims unavailable (%s)", request.id, cause(exc), exc_info=exc)
         return _later(rt, session, request, Outcome.DIAL_ERROR, now)
     if volunteer_id is None:
+        if _claimed_by_another_worker(rt, request.id):
+            return Result.LOST_RACE
         return _later(rt, session, request, Outcome.ALL_BUSY, now)
 
     leg = CallbackAttempt(
@@ -185,6 +187,20 @@ def _claim(rt: CallbackRuntime, request_id: int, ordered: list[int]) -> int | No
         return ordered[0]
     ttl = int(_ringing_time(rt).total_seconds())
     return claims.claim_first_free(rt.redis, ordered, outcomes.claim_owner(request_id), ttl)
+
+
+def _claimed_by_another_worker(rt: CallbackRuntime, request_id: int) -> bool:
+    """Whether a volunteer is claimed for this very request although this worker claimed none.
+
+    Then another worker took the same job a moment ago and is about to dial: rescheduling here
+    would win the version check against it and leave nobody dialing.
+    """
+    if rt.redis is None:
+        return False
+    try:
+        return bool(claims.held_by(rt.redis, outcomes.claim_owner(request_id)))
+    except RedisError:
+        return False
 
 
 def _ringing_time(rt: CallbackRuntime) -> timedelta:

@@ -150,6 +150,15 @@ def extend(redis: Redis, volunteer_id: int, owner: str, ttl_seconds: int) -> boo
     return bool(_EXTEND(redis, [claim_key(volunteer_id), owner_key(owner)], [owner, ttl_seconds]))
 
 
+def held_by(redis: Redis, owner: str) -> list[int]:
+    """The volunteers whose claim `owner` holds right now (its set may list expired claims)."""
+    ids = sorted(int(member) for member in redis.smembers(owner_key(owner)))
+    if not ids:
+        return []
+    values = redis.mget([claim_key(i) for i in ids])
+    return [i for i, value in zip(ids, values, strict=True) if value == owner.encode()]
+
+
 def owner_key(owner: str) -> str:
     """The Redis key of the set of volunteers `owner` claimed."""
     return f"{OWNER_PREFIX}{owner}"

@@ -26,7 +26,7 @@ from twiml_helpers import all_speech, ends_call, played, query
 
 from hotline import create_app, queues
 from hotline.callbacks import attempts, service
-from hotline.models import CallbackAttempt, CallbackRequest
+from hotline.models import CallbackAttempt, CallbackRequest, Volunteer
 from hotline.models.base import utcnow
 from hotline.routing import claims
 from hotline.routing.roster_file import parse_roster_text
@@ -301,6 +301,26 @@ def test_two_workers_racing_on_one_request_make_one_call(hotline: Hotline) -> No
     assert results.count(attempts.Result.DIALING) == 1, results
     assert len(hotline.fake.created) == 1
     assert len(hotline.row(request.id).history) == 1
+
+
+def test_a_worker_finding_everyone_claimed_leaves_the_request_to_the_worker_dialing_it(
+    hotline: Hotline,
+) -> None:
+    # The moment between another worker's claim and its commit: that worker holds a volunteer for
+    # this request, the other volunteer is on a live call. Rescheduling here would win the version
+    # check against the worker about to dial, and nobody would ring.
+    request = hotline.request()
+    with hotline.rt.sessions() as session:
+        volunteer_ids = sorted(session.scalars(select(Volunteer.id)))
+    first, *others = volunteer_ids
+    assert claims.claim_first_free(hotline.redis, [first], f"callback:{request.id}", 60) == first
+    for other in others:
+        assert claims.claim(hotline.redis, other, "CAlivecall", 60)
+    version = hotline.row(request.id).version
+    assert attempts.run_attempt(hotline.rt, request.id) is attempts.Result.LOST_RACE
+    row = hotline.row(request.id)
+    assert (row.status, row.version, row.attempts) == ("pending", version, 0)
+    assert hotline.fake.created == []
 
 
 @pytest.mark.parametrize("how", ["cancelled", "completed"])
