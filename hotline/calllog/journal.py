@@ -214,6 +214,33 @@ def _status(session: Session, record: CallRecord, item: Event, at: datetime) -> 
                     attempt.outcome = CANCELED
 
 
+def _line_joined(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    record.ivr_path = [*(record.ivr_path or []), "line"]
+
+
+def _line_left(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """Out of line without a volunteer (hung up, timed out, chose a callback): the wait counts."""
+    waited = item.get("waited")
+    if waited is not None and record.connected_at is None:
+        record.wait_seconds = int(waited)
+    record.ivr_path = [*(record.ivr_path or []), f"line:{item.get('reason', 'left')}"]
+
+
+def _room(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """A conference event (joined, left, hold, start, end) for a role, never a number."""
+    what = "hold" if item.get("hold") and item.get("what") == "joined" else item.get("what")
+    record.ivr_path = [*(record.ivr_path or []), f"room:{item.get('role')}:{what}"]
+
+
+def _transfer(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """A warm transfer's step: which partner (an id), and ringing, answered, no_answer, failed,
+    or ended with the seconds the partner was on the call."""
+    step = f"transfer:{item.get('partner')}:{item.get('outcome')}"
+    if item.get("seconds") is not None:
+        step += f":{int(item['seconds'])}"
+    record.ivr_path = [*(record.ivr_path or []), step]
+
+
 def _released(session: Session, item: Event) -> None:
     """The call's claims in the database end (those in Redis were released by the webhook)."""
     query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
@@ -232,6 +259,10 @@ _HANDLERS = {
     "legs_ended": _legs_ended,
     "unanswered": _unanswered,
     "status": _status,
+    "line_joined": _line_joined,
+    "line_left": _line_left,
+    "room": _room,
+    "transfer": _transfer,
 }
 KINDS = frozenset({*_HANDLERS, "released"})
 

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from ..yaml_errors import describe as describe_yaml_error
+from .line import LineSettings
 
 ROLES = ("lawyer", "psychologist", "social_worker")
 TOPICS = ("violence", "trafficking", "labor")
@@ -93,6 +94,9 @@ class RoutingPolicy:
     ring_timeout_seconds: int = 20
     max_attempts: int = 3  # volunteers rung in total before the caller is offered a callback
     call_time_limit_seconds: int = 14400  # Dial timeLimit; Twilio's default is 4 hours
+    # Not rung again for this long after a connected call, or until the report (wrap_up.py).
+    wrap_up_seconds: int = 120
+    line: LineSettings = field(default_factory=LineSettings)
 
     def roles_for(self, topic: str) -> tuple[str, ...]:
         """The roles that take calls on this topic, in the order they are tried."""
@@ -248,6 +252,7 @@ _INT_FIELDS = {
     "ring_timeout_seconds": (5, 60, "Twilio's minimum is 5; past 60 s every phone is in voicemail"),
     "max_attempts": (1, 20, "a caller in crisis should not wait for more"),
     "call_time_limit_seconds": (60, 86400, "Twilio's <Dial timeLimit> allows up to 24 hours"),
+    "wrap_up_seconds": (0, 1800, "half an hour at most: callers are waiting"),
 }
 
 
@@ -258,7 +263,7 @@ def parse_policy(data: Any, source: str = "routing policy") -> RoutingPolicy:
         data = {}
     if not isinstance(data, dict):
         raise RoutingPolicyError(f"{source}: expected a mapping of settings at the top level")
-    allowed = {"topics", "fallback_language", "strategy", *_INT_FIELDS}
+    allowed = {"topics", "fallback_language", "strategy", "line", *_INT_FIELDS}
     for key in sorted(set(data) - allowed, key=str):
         problems.append(f"{key}: unknown setting (known: {', '.join(sorted(allowed))})")
 
@@ -274,20 +279,64 @@ def parse_policy(data: Any, source: str = "routing policy") -> RoutingPolicy:
     except ValueError:
         problems.append(f"strategy: {strategy_raw!r} is not 'sequential' or 'simultaneous'")
         strategy = Strategy.SEQUENTIAL
-    numbers: dict[str, int] = {}
-    for name, (low, high, why) in _INT_FIELDS.items():
-        value = data.get(name, getattr(RoutingPolicy, name))
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name}: expected a whole number, got {value!r}")
-        elif not low <= value <= high:
-            problems.append(f"{name}: {value} is outside {low}..{high} ({why})")
-        else:
-            numbers[name] = value
+    numbers = _whole_numbers(data, _INT_FIELDS, RoutingPolicy, "", problems)
+    line = _parse_line(data.get("line"), problems)
     if problems:
         raise RoutingPolicyError(f"{source}:\n  - " + "\n  - ".join(problems))
     return RoutingPolicy(
-        topic_roles=topic_roles, fallback_language=fallback, strategy=strategy, **numbers
+        topic_roles=topic_roles, fallback_language=fallback, strategy=strategy, line=line, **numbers
     )
+
+
+_LINE_INT_FIELDS = {
+    "max_wait_seconds": (5, 1800, "a caller should hear a callback offer within half an hour"),
+    # Twilio's Gather timeout is at most 600 s; the place in line is worth hearing every minute.
+    "message_interval_seconds": (10, 120, "the place in line is said at least every 2 minutes"),
+}
+
+
+def _whole_numbers(
+    data: dict[str, Any],
+    fields: Mapping[str, tuple[int, int, str]],
+    defaults: type,
+    prefix: str,
+    problems: list[str],
+) -> dict[str, int]:
+    """The bounded whole-number settings in `data` (defaults from the class); problems named."""
+    numbers: dict[str, int] = {}
+    for name, (low, high, why) in fields.items():
+        value = data.get(name, getattr(defaults, name))
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{prefix}{name}: expected a whole number, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{prefix}{name}: {value} is outside {low}..{high} ({why})")
+        else:
+            numbers[name] = value
+    return numbers
+
+
+def _parse_line(raw: Any, problems: list[str]) -> LineSettings:
+    if raw is None:
+        return LineSettings()
+    if not isinstance(raw, dict):
+        problems.append("line: expected a mapping (enabled, max_wait_seconds, ...)")
+        return LineSettings()
+    allowed = {"enabled", "hold_music_url", *_LINE_INT_FIELDS}
+    for key in sorted(set(raw) - allowed, key=str):
+        problems.append(f"line.{key}: unknown setting (known: {', '.join(sorted(allowed))})")
+    values: dict[str, Any] = {}
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"line.enabled: expected true or false, got {enabled!r}")
+    else:
+        values["enabled"] = enabled
+    values.update(_whole_numbers(raw, _LINE_INT_FIELDS, LineSettings, "line.", problems))
+    music = raw.get("hold_music_url")
+    if music is not None and not (isinstance(music, str) and music.startswith("https://")):
+        problems.append("line.hold_music_url: expected an https:// URL of audio, or nothing")
+    else:
+        values["hold_music_url"] = music
+    return LineSettings(**values)
 
 
 def _parse_topics(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:

@@ -6,21 +6,23 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ...db import get_db, get_session
 from ...models.call import CallRecord
+from ...models.outcome import OutcomeReport
 from ...models.roster import Volunteer
+from ...outcomes.model import values_of
 from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
 from ..web.formatting import hotline_tz
+from ..web.i18n import current_language, label, ngettext, outcome_text
 from ..web.i18n import gettext as _
-from ..web.i18n import label, ngettext
 from ..web.params import BadParams
 from . import bp
 from .query import (
@@ -57,6 +59,16 @@ def volunteer_names(db: Session, ids: set[int | None]) -> dict[int, Volunteer]:
     if not wanted:
         return {}
     return {v.id: v for v in db.scalars(select(Volunteer).where(Volunteer.id.in_(wanted)))}
+
+
+def report_answers(db: Session, call_ids: list[int]) -> dict[int, dict[str, object]]:
+    """The outcome report's answers of each of these calls that has one."""
+    rows = db.execute(
+        select(OutcomeReport.call_record_id, OutcomeReport.answers).where(
+            OutcomeReport.call_record_id.in_(call_ids)
+        )
+    )
+    return {call_id: answers for call_id, answers in rows if call_id is not None}
 
 
 def all_volunteers(db: Session) -> list[Volunteer]:
@@ -159,6 +171,7 @@ def _csv_rows(filters: CallFilters) -> Iterator[str]:
 def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    fields = current_app.extensions["outcome_schema"].fields
     writer.writerow(
         [
             _("Call"),
@@ -171,6 +184,7 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
             _("Answered by"),
             _("IVR path"),
             _("Calls from this caller in 30 days"),
+            *(item.label(current_language()) for item in fields),
         ]
     )
     yield "\ufeff" + buffer.getvalue()  # the BOM makes Excel read Cyrillic as UTF-8
@@ -189,6 +203,7 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
     for chunk in chunks(stream, CSV_CHUNK):
         repeats = repeat_counts(db, chunk)
         names = volunteer_names(db, {call.answered_by_id for call in chunk})
+        answers = report_answers(db, [call.id for call in chunk])
         buffer.seek(0)
         buffer.truncate()
         for call in chunk:
@@ -206,6 +221,13 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
                     answered.display_name if answered else "",
                     " > ".join(call.ivr_path or []),
                     repeats.get(call.id, ""),
+                    *(
+                        ", ".join(
+                            outcome_text(item, v)
+                            for v in values_of(answers.get(call.id, {}), item.id)
+                        )
+                        for item in fields
+                    ),
                 )
             )
         yield buffer.getvalue()

@@ -15,7 +15,9 @@ from ...db import get_session
 from ...models.call import CallOutcome, CallRecord
 from ...models.callback import OPEN_STATUSES, CallbackRequest
 from ...redis_conn import get_redis
+from ...routing import line, line_store, wrap_up
 from ...routing.claims import claimed_ids
+from ...telephony import room
 from ...telephony.callback_calls import runtime
 from ..accounts.access import current_user, supervisor_only
 from ..roster.read import active_volunteers, on_shift_now
@@ -38,15 +40,51 @@ STAGES = {
 }
 
 
-def _busy(ids: list[int]) -> set[int] | None:
+def _busy(ids: list[int]) -> tuple[set[int] | None, set[int]]:
+    """Who is claimed (on a call or being rung), and who of them is wrapping up after a call;
+    (None, empty) when Redis cannot say."""
+    redis = get_redis()
+    if redis is None:
+        return None, set()
+    try:
+        return claimed_ids(redis, ids), wrap_up.in_wrap_up(redis, ids)
+    except RedisError:
+        log.warning("live view: Redis unavailable, free/busy unknown")
+        return None, set()
+
+
+def _waiting_line() -> list[dict[str, object]] | None:
+    """Who waits in line now (place, topic, language, seconds waited); None when Redis is away."""
     redis = get_redis()
     if redis is None:
         return None
     try:
-        return claimed_ids(redis, ids)
+        callers = line_store.callers(redis)
     except RedisError:
-        log.warning("live view: Redis unavailable, free/busy unknown")
+        log.warning("live view: Redis unavailable, the waiting line is unknown")
         return None
+    at = now()
+    return [
+        {
+            "place": line.position(callers, caller.call_sid),
+            "topic": caller.topic,
+            "language": caller.language,
+            "waited": caller.waited_seconds(at),
+            "ringing": caller.offered_to is not None,
+        }
+        for caller in line.in_order(callers)
+    ]
+
+
+def _rooms(calls: list[CallRecord]) -> dict[str, dict[str, str]]:
+    """Who is in each connected call's conference room (role -> joined | hold | left)."""
+    redis = get_redis()
+    if redis is None or not calls:
+        return {}
+    try:
+        return {call.call_sid: room.state(redis, call.call_sid) for call in calls}
+    except RedisError:
+        return {}
 
 
 @bp.get("/live")
@@ -66,7 +104,7 @@ def live() -> ResponseReturnValue:
         if stage:
             stages[stage].append(call)
     on_shift = on_shift_now(active_volunteers(db), at, hotline_tz())
-    busy = _busy([v.id for v in on_shift])
+    busy, wrapping_up = _busy([v.id for v in on_shift])
     queue = db.scalars(
         select(CallbackRequest)
         .where(CallbackRequest.status.in_(OPEN_STATUSES))
@@ -79,7 +117,10 @@ def live() -> ResponseReturnValue:
         stages=stages,
         on_shift=on_shift,
         busy=busy,
+        wrapping_up=wrapping_up,
         queue=queue,
+        waiting=_waiting_line(),
+        rooms=_rooms(stages["connected"]),
         at=at,
         refresh=REFRESH_SECONDS,
     )
