@@ -115,6 +115,16 @@ def _daily_where(table: Any, first: date, last: date, period: Period) -> list[Co
     return conditions
 
 
+def _summed_where(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
+    # The rows already summed over what the period does not filter (aggregates.ANY).
+    return [
+        table.day >= first,
+        table.day <= last,
+        table.topic == (period.topic or aggregates.ANY),
+        table.language == (period.language or aggregates.ANY),
+    ]
+
+
 def _from_daily_totals(
     db: Session, first: date, last: date, period: Period, figures: Figures, waits: Counter[int]
 ) -> None:
@@ -130,7 +140,7 @@ def _from_daily_totals(
             DailyUnanswered.day, DailyUnanswered.hour, func.sum(DailyUnanswered.missed),
             func.sum(DailyUnanswered.abandoned),
         )
-        .where(*_daily_where(DailyUnanswered, first, last, period))
+        .where(*_summed_where(DailyUnanswered, first, last, period))
         .group_by(DailyUnanswered.day, DailyUnanswered.hour)
     )  # fmt: skip
     for day, hour, missed, abandoned in hours:
@@ -141,7 +151,7 @@ def _from_daily_totals(
         )  # fmt: skip
     for wait, n in db.execute(
         select(DailyWaits.wait_seconds, func.sum(DailyWaits.calls))
-        .where(*_daily_where(DailyWaits, first, last, period))
+        .where(*_summed_where(DailyWaits, first, last, period))
         .group_by(DailyWaits.wait_seconds)
     ):
         waits[int(wait)] += int(n or 0)
