@@ -68,7 +68,13 @@ class TwilioWebhooks:
         headers = {}
         if signed:
             headers["X-Twilio-Signature"] = sign(self.base_url + path, form, self.auth_token)
-        return self.client.post(path, data=form, headers=headers)
+        response = self.client.post(path, data=form, headers=headers)
+        # Menu steps are written a moment after their answer: let them land before the test looks.
+        app = getattr(self.client, "application", None)
+        recorder = app.extensions.get("recorder") if app is not None else None
+        if recorder is not None:
+            recorder.settle()
+        return response
 
     def call_params(self, call_sid: str | None = None, caller: str = CALLER) -> dict[str, str]:
         """What Twilio sends with every request of an inbound call."""

@@ -72,3 +72,28 @@ def call_resource(account: str, call: CreatedCall) -> dict[str, Any]:
             "user_defined_messages": f"{base}/UserDefinedMessages.json",
         },
     }
+
+
+def participant_resource(
+    account: str, conference: str, call: CreatedCall, form: dict[str, str]
+) -> dict[str, Any]:
+    """A conference participant as Twilio's API shows it (its api.v2010 participant schema)."""
+    created = format_datetime(call.created)
+    uri = f"/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/{call.sid}.json"
+    return {
+        "account_sid": account,
+        "call_sid": call.sid,
+        "label": None,
+        "call_sid_to_coach": None,
+        "coaching": False,
+        "conference_sid": conference,
+        "date_created": created,
+        "date_updated": created,
+        "end_conference_on_exit": False,
+        "muted": form.get("Muted", "false").lower() == "true",
+        "hold": form.get("Hold", "false").lower() == "true",
+        "start_conference_on_enter": True,
+        "status": "connected",
+        "queue_time": "0",
+        "uri": uri,
+    }

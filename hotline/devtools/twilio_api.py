@@ -9,7 +9,9 @@ answers it through the `/_local/calls/{sid}/answer` endpoint (`hotline simulate 
 does, then plays that phone's side), or until its Timeout passes, when the stand-in sends the call's
 StatusCallback with CallStatus=no-answer, signed with the auth token as Twilio signs it.
 
-Calls can be listed by ParentCallSid and deleted (`DELETE .../Calls/{Sid}.json`, 204), as the
+A conference participant (a call the stand-in knows) can be updated (`Hold`, `HoldUrl`: a caller
+put on hold while the volunteer picks a partner). Calls can be listed by ParentCallSid and deleted
+(`DELETE .../Calls/{Sid}.json`, 204), as the
 hotline's Twilio purge does; a call in progress is refused with Twilio's error 20009. Calls placed
 by Twilio itself rather than through the API (an incoming call, the legs its <Dial> rings) are
 added with add_call().
@@ -36,10 +38,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..telephony.signature import sign
-from .calls import FINAL, CreatedCall, call_resource
+from .calls import FINAL, CreatedCall, call_resource, participant_resource
 
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls\.json$")
 _CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
+_PARTICIPANT = re.compile(
+    r"^/2010-04-01/Accounts/(AC\w+)/Conferences/(CF\w+)/Participants/(CA\w+)\.json$"
+)
 _LOCAL_CALL = re.compile(r"^/_local/calls/(CA\w+)/(answer|end)$")
 LOCAL_CALLS = "/_local/calls"
 DEFAULT_TIMEOUT_SECONDS = 60  # Twilio's default ring time for Calls.create
@@ -64,6 +69,8 @@ class LocalTwilio:
         self.added: list[CreatedCall] = []  # calls Twilio placed itself (add_call)
         self.deleted: list[str] = []  # sids, in the order DELETE removed them
         self.failures: list[tuple[int, int]] = []  # (HTTP status, Twilio code) for the next creates
+        # Participant updates (hold, unhold): (conference sid, call sid, form), in order.
+        self.participant_updates: list[tuple[str, str, dict[str, str]]] = []
         self.delete_failures: list[tuple[int, int]] = []  # (HTTP status, code) for next DELETEs
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -102,6 +109,11 @@ class LocalTwilio:
             self.added.append(
                 CreatedCall(sid, {}, time.perf_counter(), status=status, parent=parent)
             )
+
+    def call(self, sid: str) -> CreatedCall | None:
+        """The call with this sid (placed through the API or added), or None."""
+        with self._lock:
+            return self._find(sid)
 
     def held(self) -> list[str]:
         """The sids of every call still in Twilio's logs (not deleted)."""
@@ -295,6 +307,9 @@ class LocalTwilio:
                 elif match := _CALL.match(path):
                     if self._authorized(match.group(1)):
                         self._update(match.group(1), match.group(2), form)
+                elif match := _PARTICIPANT.match(path):
+                    if self._authorized(match.group(1)):
+                        self._participant(*match.groups(), form)
                 else:
                     self._not_found()
 
@@ -341,6 +356,18 @@ class LocalTwilio:
                             target=twilio.report, args=(call, "canceled"), daemon=True
                         ).start()
                 self._json(200, call_resource(account, call))
+
+            def _participant(
+                self, account: str, conference: str, sid: str, form: dict[str, str]
+            ) -> None:
+                with twilio._lock:
+                    call = twilio._find(sid)
+                    if call is not None:
+                        twilio.participant_updates.append((conference, sid, form))
+                if call is None:
+                    self._not_found()
+                    return
+                self._json(200, participant_resource(account, conference, call, form))
 
             def _local(self, sid: str, action: str, form: dict[str, str]) -> None:
                 if action == "answer":

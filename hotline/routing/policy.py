@@ -15,7 +15,7 @@ Ordering rule of pick_volunteers (most important first):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from ..yaml_errors import describe as describe_yaml_error
+from .line import LineSettings
 
 ROLES = ("lawyer", "psychologist", "social_worker")
 TOPICS = ("violence", "trafficking", "labor")
@@ -95,6 +96,7 @@ class RoutingPolicy:
     call_time_limit_seconds: int = 14400  # Dial timeLimit; Twilio's default is 4 hours
     # Not rung again for this long after a connected call, or until the report (wrap_up.py).
     wrap_up_seconds: int = 120
+    line: LineSettings = field(default_factory=LineSettings)
 
     def roles_for(self, topic: str) -> tuple[str, ...]:
         """The roles that take calls on this topic, in the order they are tried."""
@@ -122,6 +124,32 @@ class RoutingPolicy:
 def on_shift(shifts: Iterable[ShiftSpec], at: datetime, tz: tzinfo) -> bool:
     """Whether any of the shifts covers the instant `at` (aware), read on the wall clock in tz."""
     return _covers_any(shifts, _Clock.at(at, tz))
+
+
+def shift_check(at: datetime, tz: tzinfo) -> Callable[[Iterable[ShiftSpec]], bool]:
+    """on_shift for many volunteers at one instant: the wall clock is read once."""
+    clock = _Clock.at(at, tz)
+    return lambda shifts: _covers_any(shifts, clock)
+
+
+def rank(
+    candidate: Candidate, topic: str, language: str | None, policy: RoutingPolicy
+) -> tuple[int, int, int, float, int] | None:
+    """The candidate's place in pick_volunteers' order, shifts aside (None: never for this call)."""
+    if not (candidate.active and candidate.available) or topic not in candidate.topics:
+        return None
+    if language in candidate.languages:
+        language_rank = 0
+    elif policy.fallback_language in candidate.languages:
+        language_rank = 1
+    else:
+        return None
+    for role_rank, role in enumerate(policy.roles_for(topic)):
+        if role in candidate.roles:
+            ended = candidate.last_call_ended_at
+            idle = (0, 0.0) if ended is None else (1, ended.timestamp())
+            return (language_rank, role_rank, *idle, candidate.id)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,36 +218,18 @@ def pick_volunteers(
 
     The list is not cut to max_attempts: the claim step skips volunteers busy on other calls.
     """
-    roles = policy.roles_for(topic)
-    fallback = policy.fallback_language
+    policy.roles_for(topic)  # (an unknown topic is an error, not an empty list)
     clock = _Clock.at(now, tz)
     excluded = set(exclude)
-
     ranked: list[tuple[tuple[int, int, int, float, int], Candidate]] = []
     for candidate in candidates:
-        # Cheap set checks first: with thousands of volunteers, the shift check is the costly one.
-        if not (candidate.active and candidate.available) or topic not in candidate.topics:
-            continue
         if candidate.id in excluded:
             continue
-        if language in candidate.languages:
-            language_rank = 0
-        elif fallback in candidate.languages:
-            language_rank = 1
-        else:
+        # The cheap checks first: with thousands of volunteers, the shift check is the costly one.
+        key = rank(candidate, topic, language, policy)
+        if key is None or not _covers_any(candidate.shifts, clock):
             continue
-        role_rank = -1
-        for rank, role in enumerate(roles):
-            if role in candidate.roles:
-                role_rank = rank
-                break
-        if role_rank < 0:
-            continue
-        if not _covers_any(candidate.shifts, clock):
-            continue
-        ended = candidate.last_call_ended_at
-        idle = (0, 0.0) if ended is None else (1, ended.timestamp())
-        ranked.append(((language_rank, role_rank, *idle, candidate.id), candidate))
+        ranked.append((key, candidate))
     ranked.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in ranked]
 
@@ -253,7 +263,7 @@ def parse_policy(data: Any, source: str = "routing policy") -> RoutingPolicy:
         data = {}
     if not isinstance(data, dict):
         raise RoutingPolicyError(f"{source}: expected a mapping of settings at the top level")
-    allowed = {"topics", "fallback_language", "strategy", *_INT_FIELDS}
+    allowed = {"topics", "fallback_language", "strategy", "line", *_INT_FIELDS}
     for key in sorted(set(data) - allowed, key=str):
         problems.append(f"{key}: unknown setting (known: {', '.join(sorted(allowed))})")
 
@@ -269,20 +279,64 @@ def parse_policy(data: Any, source: str = "routing policy") -> RoutingPolicy:
     except ValueError:
         problems.append(f"strategy: {strategy_raw!r} is not 'sequential' or 'simultaneous'")
         strategy = Strategy.SEQUENTIAL
-    numbers: dict[str, int] = {}
-    for name, (low, high, why) in _INT_FIELDS.items():
-        value = data.get(name, getattr(RoutingPolicy, name))
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{name}: expected a whole number, got {value!r}")
-        elif not low <= value <= high:
-            problems.append(f"{name}: {value} is outside {low}..{high} ({why})")
-        else:
-            numbers[name] = value
+    numbers = _whole_numbers(data, _INT_FIELDS, RoutingPolicy, "", problems)
+    line = _parse_line(data.get("line"), problems)
     if problems:
         raise RoutingPolicyError(f"{source}:\n  - " + "\n  - ".join(problems))
     return RoutingPolicy(
-        topic_roles=topic_roles, fallback_language=fallback, strategy=strategy, **numbers
+        topic_roles=topic_roles, fallback_language=fallback, strategy=strategy, line=line, **numbers
     )
+
+
+_LINE_INT_FIELDS = {
+    "max_wait_seconds": (5, 1800, "a caller should hear a callback offer within half an hour"),
+    # Twilio's Gather timeout is at most 600 s; the place in line is worth hearing every minute.
+    "message_interval_seconds": (10, 120, "the place in line is said at least every 2 minutes"),
+}
+
+
+def _whole_numbers(
+    data: dict[str, Any],
+    fields: Mapping[str, tuple[int, int, str]],
+    defaults: type,
+    prefix: str,
+    problems: list[str],
+) -> dict[str, int]:
+    """The bounded whole-number settings in `data` (defaults from the class); problems named."""
+    numbers: dict[str, int] = {}
+    for name, (low, high, why) in fields.items():
+        value = data.get(name, getattr(defaults, name))
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{prefix}{name}: expected a whole number, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{prefix}{name}: {value} is outside {low}..{high} ({why})")
+        else:
+            numbers[name] = value
+    return numbers
+
+
+def _parse_line(raw: Any, problems: list[str]) -> LineSettings:
+    if raw is None:
+        return LineSettings()
+    if not isinstance(raw, dict):
+        problems.append("line: expected a mapping (enabled, max_wait_seconds, ...)")
+        return LineSettings()
+    allowed = {"enabled", "hold_music_url", *_LINE_INT_FIELDS}
+    for key in sorted(set(raw) - allowed, key=str):
+        problems.append(f"line.{key}: unknown setting (known: {', '.join(sorted(allowed))})")
+    values: dict[str, Any] = {}
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"line.enabled: expected true or false, got {enabled!r}")
+    else:
+        values["enabled"] = enabled
+    values.update(_whole_numbers(raw, _LINE_INT_FIELDS, LineSettings, "line.", problems))
+    music = raw.get("hold_music_url")
+    if music is not None and not (isinstance(music, str) and music.startswith("https://")):
+        problems.append("line.hold_music_url: expected an https:// URL of audio, or nothing")
+    else:
+        values["hold_music_url"] = music
+    return LineSettings(**values)
 
 
 def _parse_topics(raw: Any, problems: list[str]) -> dict[str, tuple[str, ...]]:

@@ -85,7 +85,7 @@ def _caller_step(node_id: str, state: CallState) -> str:
     return render(engine.enter(flow_registry.current_flow(), node_id, state))
 
 
-def _nobody_can_answer(state: CallState) -> str:
+def nobody_can_answer(state: CallState) -> str:
     """The callback offer when the flow has one, else the nobody-available goodbye."""
     flow = flow_registry.current_flow()
     if consent.offers_callbacks(flow):
@@ -96,7 +96,7 @@ def _nobody_can_answer(state: CallState) -> str:
 # --- two small flags per call, in Redis --------------------------------------------------------
 
 
-def _set_flag(sid: str, name: str, value: str | int) -> None:
+def set_flag(sid: str, name: str, value: str | int) -> None:
     redis = redis_gate().client()
     if redis is None:
         return
@@ -106,7 +106,7 @@ def _set_flag(sid: str, name: str, value: str | int) -> None:
         redis_gate().failed(exc)
 
 
-def _flag(sid: str, name: str) -> str | None:
+def flag(sid: str, name: str) -> str | None:
     redis = redis_gate().client()
     if redis is None:
         return None
@@ -120,9 +120,17 @@ def _flag(sid: str, name: str) -> str | None:
 
 def call_over(sid: str) -> list[Event]:
     """The caller's call ended: free every volunteer it holds; the events that say so."""
-    _set_flag(sid, "ended", 1)
+    set_flag(sid, "ended", 1)
     claimer().release(claim_owner(sid))
+    _volunteer_free()
     return [event("released", sid)]
+
+
+def _volunteer_free() -> None:
+    """A volunteer may be free now: offer them the longest-waiting caller who fits."""
+    from .line_calls import kick
+
+    kick()
 
 
 # --- the caller's side -------------------------------------------------------------------------
@@ -185,12 +193,19 @@ def _ring_next(
         settings().tz,
     )
     if isinstance(result, NoOneToRing):
+        if result.reason == "all_busy" and not tried:
+            # Volunteers who fit are on shift but all on calls: wait for the next one.
+            from .line_calls import try_join
+
+            waiting = try_join(sid, state, events)
+            if waiting is not None:
+                return waiting
         events.append(event("unanswered", sid, reason=result.reason))
         log.info("call %s: nobody to ring (%s)", sid, result.reason)
         if result.reason == "claims_unavailable":
             # Neither Redis nor the database: no callback can be registered either.
             return _caller_step("nobody_available", state)
-        return _nobody_can_answer(state)
+        return nobody_can_answer(state)
     events.extend(event("ring", sid, seq=ring.seq, volunteer=ring.volunteer_id) for ring in result)
     preface: tuple[Utterance, ...] = ()
     if again:
@@ -235,7 +250,7 @@ def dial_result() -> Response:
     dial_status = request.form.get("DialCallStatus", "")[:32]
     bridged_raw = request.form.get("DialBridged", "").lower()
     duration = small_int(request.form.get("DialCallDuration"), 8)
-    accepted = _flag(sid, "accepted")
+    accepted = flag(sid, "accepted")
     # DialBridged is Twilio's word; an old payload without it is judged by who pressed 1.
     bridged = bridged_raw == "true" or (bridged_raw == "" and accepted is not None)
     connected = dial_status in ("completed", "answered") and bridged
@@ -260,6 +275,7 @@ def dial_result() -> Response:
             snapshot = keeper().current()
             if snapshot is not None:
                 snapshot.call_ended(int(accepted), utcnow())  # fairness, in this process now
+        _volunteer_free()
         # After a conversation, or the caller hung up while the phone rang: nothing more to do.
         recorder().record(events)
         return xml(_goodbye())
@@ -292,7 +308,7 @@ def _leg() -> tuple[str, Ring, CallState] | None:
     return sid, Ring(seq, volunteer_id, "", whisper_language), state
 
 
-def _whisper_utterances(state: CallState, language: str) -> tuple[Utterance, ...]:
+def whisper_utterances(state: CallState, language: str) -> tuple[Utterance, ...]:
     flow = flow_registry.current_flow(VOLUNTEER_FLOW)
     pieces = [f"whisper_topic_{state.topic}", f"whisper_caller_{state.language}", "whisper_accept"]
     said: list[Utterance] = []
@@ -303,7 +319,7 @@ def _whisper_utterances(state: CallState, language: str) -> tuple[Utterance, ...
     return tuple(said)
 
 
-def _hang_up_volunteer(language: str, thank: bool) -> str:
+def hang_up_volunteer(language: str, thank: bool) -> str:
     response = VoiceResponse()
     if thank:
         flow = flow_registry.current_flow(VOLUNTEER_FLOW)
@@ -318,12 +334,12 @@ def whisper() -> Response:
     """The volunteer answered: say what the call is about and ask them to press 1."""
     tries = small_int(request.args.get("tries"), 2) or 0
     leg = _leg()
-    if leg is None or _flag(leg[0], "ended"):
+    if leg is None or flag(leg[0], "ended"):
         # The caller already hung up (or the attempt is unknown): free the volunteer.
-        return xml(_hang_up_volunteer("ru", thank=False))
+        return xml(hang_up_volunteer("ru", thank=False))
     sid, ring, state = leg
     answer_url = _whisper_url("/twilio/whisper/answer", sid, ring, state, tries)
-    said = _whisper_utterances(state, ring.language)
+    said = whisper_utterances(state, ring.language)
     # No key: the answer handler decides (one repeat, then it counts as no answer).
     return xml(
         twiml.ask_for_one_key(said, answer_url, answer_url, audio_url, WHISPER_KEY_TIMEOUT_SECONDS)
@@ -336,12 +352,12 @@ def whisper_answer() -> Response:
     digits = request.form.get("Digits", "")[:8]
     tries = small_int(request.args.get("tries"), 2) or 0
     leg = _leg()
-    if leg is None or _flag(leg[0], "ended"):
-        return xml(_hang_up_volunteer("ru", thank=False))
+    if leg is None or flag(leg[0], "ended"):
+        return xml(hang_up_volunteer("ru", thank=False))
     sid, ring, state = leg
     if digits == "1":
         claimer().keep(ring.volunteer_id, claim_owner(sid), policy().connected_claim_ttl)
-        _set_flag(sid, "accepted", ring.volunteer_id)
+        set_flag(sid, "accepted", ring.volunteer_id)
         recorder().record([event("accepted", sid, seq=ring.seq, volunteer=ring.volunteer_id)])
         log.info("call %s: volunteer %s accepted", sid, ring.volunteer_id)
         return xml(twiml.empty())
@@ -351,7 +367,7 @@ def whisper_answer() -> Response:
     recorder().record(
         [event("whisper", sid, seq=ring.seq, volunteer=ring.volunteer_id, outcome=outcome.value)]
     )
-    return xml(_hang_up_volunteer(ring.language, thank=bool(digits)))
+    return xml(hang_up_volunteer(ring.language, thank=bool(digits)))
 
 
 def _repeat_whisper(sid: str, ring: Ring, state: CallState, tries: int) -> str:

@@ -20,20 +20,31 @@ from .edge import safe_twiml, settings, xml
 from .replies import Replies, Reply, request_key
 from .signature import public_url
 
-BLUEPRINTS = ("twilio", "dialing", "twilio_callback")
+BLUEPRINTS = ("twilio", "dialing", "twilio_callback", "line", "transfer")
 UNGUARDED = {"twilio.fallback"}  # a constant answer: nothing to repeat, nothing to wait for
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 # The volunteer's legs (theirs is the phone in hand): the safe answer is to hang up that leg.
 _VOLUNTEER_LEGS = {
     "dialing.whisper",
     "dialing.whisper_answer",
+    "line.whisper",
+    "line.whisper_answer",
+    "transfer.menu",
+    "transfer.choose",
+    "transfer.partner_answered",
     "twilio_callback.volunteer",
     "twilio_callback.volunteer_answer",
     "twilio_callback.caller",
     "twilio_callback.caller_result",
 }
 # Status callbacks: Twilio only needs an acknowledgement.
-_STATUS = {"twilio.status", "twilio_callback.volunteer_status"}
+_STATUS = {
+    "twilio.status",
+    "twilio_callback.volunteer_status",
+    "line.leg_status",
+    "line.conference_status",
+    "transfer.partner_status",
+}
 
 
 def _hang_up() -> Response:

@@ -125,6 +125,33 @@ class TwilioCalls:
         except (TwilioException, requests.RequestException) as exc:
             raise _network_error(exc) from None
 
+    def redirect(self, call_sid: str, url: str, timeout: float | None = None) -> None:
+        """Move a call in progress (a caller waiting in line) to the TwiML at `url`."""
+        client = self.client
+        if timeout is not None:
+            client = Client(
+                client.username, client.password,
+                http_client=_with_timeout(client.http_client, timeout),
+            )  # fmt: skip
+        try:
+            client.calls(call_sid).update(url=url, method="POST")
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
+    def hold(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:
+        """Put a conference participant on hold (hearing `hold_url`'s TwiML) or take them off."""
+        kwargs: dict[str, Any] = {"hold": hold}
+        if hold and hold_url:
+            kwargs.update(hold_url=hold_url, hold_method="POST")
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
     def child_call_sids(self, parent_sid: str) -> list[str]:
         """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
         try:
@@ -147,6 +174,13 @@ class TwilioCalls:
             raise PurgeError(_twilio_error(exc).code) from None
         except (TwilioException, requests.RequestException):
             raise PurgeError("network") from None
+
+
+def _with_timeout(http_client: Any, timeout: float) -> Any:
+    """A copy of the client's HTTP client with a shorter timeout (the same base URL)."""
+    if isinstance(http_client, BaseUrlHttpClient):
+        return BaseUrlHttpClient(http_client.base_url, timeout=timeout)
+    return QuietHttpClient(timeout=timeout)
 
 
 def _twilio_error(exc: TwilioRestException) -> DialError:

@@ -160,7 +160,7 @@ def fallback() -> Response:
 
 def init_app(app: Flask, files: StartupFiles) -> None:
     """Serve the flows, precompute the safe TwiML, and register the webhooks and error handlers."""
-    from . import callback_calls, dialing
+    from . import callback_calls, dialing, line_calls, transfer
 
     flow_registry.init_app(app, files.flows)
     app.extensions["recorder"] = Recorder(
@@ -170,6 +170,8 @@ def init_app(app: Flask, files: StartupFiles) -> None:
     callback_calls.init_app(app, files.callbacks, files.prompts)
     app.register_blueprint(bp)
     app.register_blueprint(dialing.bp)
+    line_calls.init_app(app)
+    transfer.init_app(app, files.partners)
     guard.init_app(app)
 
     with app.app_context():

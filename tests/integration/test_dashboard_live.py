@@ -119,3 +119,51 @@ def test_coverage_page_lists_tonights_gaps(app, dash, db, people):
     assert "3/10, 6:00\u202fPM" in page  # 10 March, 18:00, written the English way
     assert "English" in page
     assert page.count('class="coverage-day card"') + page.count('class="card coverage-day"') == 7
+
+
+def test_the_live_view_shows_the_waiting_line_without_any_number(dash, db, people, redis_client):
+    from hotline.routing import line_store
+    from hotline.routing.line import WaitingCaller
+
+    first = WaitingCaller("CA" + "1" * 32, "violence", "kk", START - timedelta(seconds=95))
+    second = WaitingCaller("CA" + "2" * 32, "violence", "ru", START - timedelta(seconds=30))
+    other = WaitingCaller("CA" + "3" * 32, "labor", "en", START - timedelta(seconds=200))
+    for caller in (second, other, first):
+        line_store.join(redis_client, caller)
+    line_store.offer(redis_client, first.call_sid, people.other.id)
+    dash.login("boss")
+    page = dash.client.get("/dashboard/live").text
+    section = page[page.index("<h2>Waiting line") : page.index("<h2>Callback queue")]
+    rows = section.split("<tr>")[2:]
+    assert len(rows) == 3
+    # Longest-waiting first; the place counts callers of the same topic.
+    assert "3:20" in rows[0] and ">1<" in rows[0]  # labor, 200 s
+    assert "1:35" in rows[1] and ">1<" in rows[1] and "A volunteer is being rung" in rows[1]
+    assert "0:30" in rows[2] and ">2<" in rows[2]
+    assert not any(caller.call_sid in page for caller in (first, second, other))
+    assert not contains_number(page, "+77011110001")
+
+
+def test_the_live_view_says_when_the_line_is_unknown_without_redis(
+    dash, db, people, app, monkeypatch
+):
+    from hotline.redis_conn import connect
+
+    monkeypatch.setitem(app.extensions, "redis", connect("redis://127.0.0.1:1/0"))
+    dash.login("boss")
+    page = dash.client.get("/dashboard/live").text
+    assert "the waiting line is unknown" in page
+
+
+def test_the_live_view_shows_who_is_in_a_calls_conference_room(dash, db, people, redis_client):
+    from hotline.telephony import room
+
+    call = add_call(db, START - timedelta(minutes=3), outcome="connected", ended_at=None)
+    room.note(redis_client, call.call_sid, "participant-join", "volunteer", hold=False)
+    room.note(redis_client, call.call_sid, "participant-hold", "caller", hold=True)
+    dash.login("boss")
+    page = dash.client.get("/dashboard/live").text
+    row = page[page.index('class="badge outcome-connected"') :].split("</tr>")[0]
+    assert '<span class="room-hold">caller (on hold)</span>' in row
+    assert '<span class="room-joined">volunteer</span>' in row
+    assert "partner" not in row and call.call_sid not in page

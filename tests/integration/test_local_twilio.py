@@ -109,6 +109,32 @@ def test_the_stand_ins_answers_match_twilios_spec(
     assert stand_in.created[-1].updates == [{"Status": "completed"}]
 
 
+def test_the_stand_ins_answer_to_a_redirect_matches_twilios_spec(
+    stand_in: LocalTwilio, validated_url: str
+) -> None:
+    # A caller waiting in line (an incoming call Twilio holds) moved into the conference.
+    sid = "CA" + "e" * 32
+    stand_in.add_call(sid, in_progress=True)
+    join = f"https://hotline.example.org/twilio/line/join?call={sid}"
+    calls_to(validated_url).redirect(sid, join, timeout=5.0)  # Prism: 500 if the 200 broke it
+    (update,) = stand_in.call(sid).updates
+    assert update == {"Url": join, "Method": "POST"}
+
+
+def test_the_stand_ins_answer_to_a_participant_hold_matches_twilios_spec(
+    stand_in: LocalTwilio, validated_url: str
+) -> None:
+    sid, conference = "CA" + "f" * 32, "CF" + "f" * 32
+    stand_in.add_call(sid, in_progress=True)
+    hold_url = f"https://hotline.example.org/twilio/transfer/hold?call={sid}"
+    calls_to(validated_url).hold(conference, sid, True, hold_url)  # Prism: 500 if the 200 broke it
+    calls_to(validated_url).hold(conference, sid, False)
+    assert [(c, s, f.get("Hold")) for c, s, f in stand_in.participant_updates[-2:]] == [
+        (conference, sid, "true"),
+        (conference, sid, "false"),
+    ]
+
+
 def test_the_control_an_answer_that_breaks_the_spec_is_refused(
     validated_url: str, webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
 ) -> None:

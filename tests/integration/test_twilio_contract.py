@@ -114,3 +114,36 @@ def test_a_delete_that_breaks_the_contract_is_refused_with_a_code(prism_url: str
     with pytest.raises(PurgeError) as error:
         calls_through(prism_url).delete_call("CA-not-a-sid")
     assert error.value.code.startswith("twilio:")
+
+
+# --- the waiting line: a caller moved out of the queue into their conference --------------------
+
+
+def test_moving_a_waiting_caller_into_the_conference_matches_twilios_contract(
+    prism_url: str,
+) -> None:
+    join = "https://hotline.example.org/twilio/line/join?call=CA" + "d" * 32
+    calls_through(prism_url).redirect("CA" + "d" * 32, join, timeout=3.0)  # DialError on a 4xx
+
+
+def test_a_redirect_that_breaks_the_contract_is_refused_with_a_code(prism_url: str) -> None:
+    # The control: the spec's Call Sid pattern is checked on the update too.
+    with pytest.raises(DialError) as error:
+        calls_through(prism_url).redirect("CA-not-a-sid", "https://hotline.example.org/x")
+    assert error.value.code.startswith("twilio:")
+
+
+def test_holding_a_caller_while_the_volunteer_picks_a_partner_matches_twilios_contract(
+    prism_url: str,
+) -> None:
+    hold_url = "https://hotline.example.org/twilio/transfer/hold?call=CA" + "d" * 32
+    calls = calls_through(prism_url)
+    calls.hold("CF" + "a" * 32, "CA" + "d" * 32, True, hold_url)  # DialError on a 4xx
+    calls.hold("CF" + "a" * 32, "CA" + "d" * 32, False)
+
+
+def test_a_hold_that_breaks_the_contract_is_refused_with_a_code(prism_url: str) -> None:
+    # The control: the Conference Sid must have Twilio's shape (^CF[0-9a-fA-F]{32}$).
+    with pytest.raises(DialError) as error:
+        calls_through(prism_url).hold("not-a-conference", "CA" + "d" * 32, True)
+    assert error.value.code.startswith("twilio:")

@@ -108,6 +108,7 @@ def test_every_kazakh_prompt_of_the_shipped_flows_and_callbacks_plays_audio():
     assert {spot.source for flow in flows.values() for spot, _ in flow_spots(flow)} == {
         "default",
         "volunteer",  # the whisper a Kazakh-speaking volunteer hears
+        "line",  # what a Kazakh-speaking caller hears while waiting in line
     }
     prompts = load_prompts(root / "config" / "callback_prompts.yaml", root / "ivr_flows")
     assert [name for name, texts in prompts.texts.items() if not texts["kk"].audio] == []

@@ -15,8 +15,9 @@ from ...db import get_session
 from ...models.call import CallOutcome, CallRecord
 from ...models.callback import OPEN_STATUSES, CallbackRequest
 from ...redis_conn import get_redis
-from ...routing import wrap_up
+from ...routing import line, line_store, wrap_up
 from ...routing.claims import claimed_ids
+from ...telephony import room
 from ...telephony.callback_calls import runtime
 from ..accounts.access import current_user, supervisor_only
 from ..roster.read import active_volunteers, on_shift_now
@@ -52,6 +53,40 @@ def _busy(ids: list[int]) -> tuple[set[int] | None, set[int]]:
         return None, set()
 
 
+def _waiting_line() -> list[dict[str, object]] | None:
+    """Who waits in line now (place, topic, language, seconds waited); None when Redis is away."""
+    redis = get_redis()
+    if redis is None:
+        return None
+    try:
+        callers = line_store.callers(redis)
+    except RedisError:
+        log.warning("live view: Redis unavailable, the waiting line is unknown")
+        return None
+    at = now()
+    return [
+        {
+            "place": line.position(callers, caller.call_sid),
+            "topic": caller.topic,
+            "language": caller.language,
+            "waited": caller.waited_seconds(at),
+            "ringing": caller.offered_to is not None,
+        }
+        for caller in line.in_order(callers)
+    ]
+
+
+def _rooms(calls: list[CallRecord]) -> dict[str, dict[str, str]]:
+    """Who is in each connected call's conference room (role -> joined | hold | left)."""
+    redis = get_redis()
+    if redis is None or not calls:
+        return {}
+    try:
+        return {call.call_sid: room.state(redis, call.call_sid) for call in calls}
+    except RedisError:
+        return {}
+
+
 @bp.get("/live")
 @supervisor_only
 def live() -> ResponseReturnValue:
@@ -84,6 +119,8 @@ def live() -> ResponseReturnValue:
         busy=busy,
         wrapping_up=wrapping_up,
         queue=queue,
+        waiting=_waiting_line(),
+        rooms=_rooms(stages["connected"]),
         at=at,
         refresh=REFRESH_SECONDS,
     )

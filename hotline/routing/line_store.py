@@ -1,0 +1,151 @@
+"""The waiting line in Redis, shared by every web process: who waits, and what became of them.
+
+Keys hold call sids, topics, languages and volunteer ids, never a number:
+- `hotline:line` (sorted set): the call sids in line, scored by when they joined;
+- `hotline:line:caller:<sid>` (hash): topic, lang, joined, offered (volunteer being rung), tried
+  (volunteers already rung for this caller), and once out of line `outcome`: connected:<id>,
+  timeout, callback, emergency, hangup. Kept an hour after the caller left, so a late webhook
+  (the wait document, the Enqueue action) still learns what happened.
+
+Offers are atomic (a Lua script): a caller is offered to one volunteer at a time, and a caller who
+already left is never offered. Every function raises RedisError when Redis does not answer; the
+callers decide what the line does then (README, the waiting line with Redis down).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+
+from .line import WaitingCaller
+
+LINE_KEY = "hotline:line"
+CALLER_PREFIX = "hotline:line:caller:"
+MATCH_LOCK = "hotline:line:matching"
+KEEP_SECONDS = 3600  # longer than anyone waits; a record of how a caller left outlives the wait
+
+_OFFER = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local offered = redis.call('HGET', KEYS[2], 'offered')
+if offered and offered ~= '' then return 0 end
+redis.call('HSET', KEYS[2], 'offered', ARGV[2])
+return 1
+"""
+_UNOFFER = """
+if redis.call('HGET', KEYS[2], 'offered') ~= ARGV[2] then return 0 end
+local tried = redis.call('HGET', KEYS[2], 'tried') or ''
+if tried ~= '' then tried = tried .. '.' end
+redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2])
+return 1
+"""
+# Out of line once: the first outcome stays (a hangup after connecting is not an abandon).
+_LEAVE = """
+if redis.call('HEXISTS', KEYS[2], 'outcome') == 1 then
+  return redis.call('HGET', KEYS[2], 'outcome')
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'outcome', ARGV[2], 'left', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return ARGV[2]
+"""
+
+
+def caller_key(call_sid: str) -> str:
+    return f"{CALLER_PREFIX}{call_sid}"
+
+
+def join(redis: Redis, caller: WaitingCaller) -> bool:
+    """Put the caller in line (once: a repeated join keeps their first place); True if new."""
+    key = caller_key(caller.call_sid)
+    added = redis.hsetnx(key, "joined", caller.joined_at.timestamp())
+    if added:
+        fields: dict[Any, Any] = {
+            "topic": caller.topic,
+            "lang": caller.language or "",
+            "offered": "",
+            "tried": "",
+        }
+        redis.hset(key, mapping=fields)
+        redis.expire(key, KEEP_SECONDS)
+        redis.zadd(LINE_KEY, {caller.call_sid: caller.joined_at.timestamp()})
+    return bool(added)
+
+
+def callers(redis: Redis) -> list[WaitingCaller]:
+    """Everyone in line now, longest-waiting first."""
+    sids = [_text(s) for s in redis.zrange(LINE_KEY, 0, -1)]  # type: ignore[arg-type]
+    if not sids:
+        return []
+    pipe = redis.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hgetall(caller_key(sid))
+    found = []
+    for sid, fields in zip(sids, pipe.execute(), strict=True):
+        caller = _caller(sid, fields)
+        if caller is None:
+            redis.zrem(LINE_KEY, sid)  # its hash expired: nothing left to offer
+        else:
+            found.append(caller)
+    return found
+
+
+def find(redis: Redis, call_sid: str) -> tuple[WaitingCaller | None, str | None]:
+    """The caller's entry and how they left the line (None while they are still in it)."""
+    fields: dict[Any, Any] = redis.hgetall(caller_key(call_sid))
+    if not fields:
+        return None, None
+    outcome = fields.get(b"outcome")
+    return _caller(call_sid, fields), (_text(outcome) if outcome is not None else None)
+
+
+def offer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
+    """Mark the caller as offered to this volunteer; False if they left or are offered already."""
+    return bool(redis.eval(_OFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
+
+
+def unoffer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
+    """The volunteer did not take the caller: they wait on, and are not offered to them again."""
+    return bool(redis.eval(_UNOFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
+
+
+def leave(redis: Redis, call_sid: str, outcome: str, now: datetime) -> str:
+    """Take the caller out of line with this outcome; the outcome that stands (the first one)."""
+    result = redis.eval(
+        _LEAVE, 2, LINE_KEY, caller_key(call_sid), call_sid, outcome, now.timestamp(), KEEP_SECONDS
+    )
+    return _text(result)
+
+
+def take_match_lock(redis: Redis, token: str, milliseconds: int) -> bool:
+    """One matching pass at a time across processes (claims would keep it correct; this keeps
+    two processes from ringing two volunteers for the same caller in the same instant)."""
+    return bool(redis.set(MATCH_LOCK, token, nx=True, px=milliseconds))
+
+
+def drop_match_lock(redis: Redis, token: str) -> None:
+    if _text(redis.get(MATCH_LOCK) or b"") == token:
+        redis.delete(MATCH_LOCK)
+
+
+def _caller(call_sid: str, fields: dict[Any, Any]) -> WaitingCaller | None:
+    try:
+        joined = datetime.fromtimestamp(float(fields[b"joined"]), UTC)
+        topic = _text(fields[b"topic"])
+    except (KeyError, ValueError):
+        return None
+    offered = _text(fields.get(b"offered", b""))
+    tried = _text(fields.get(b"tried", b""))
+    return WaitingCaller(
+        call_sid=call_sid,
+        topic=topic,
+        language=_text(fields.get(b"lang", b"")) or None,
+        joined_at=joined,
+        offered_to=int(offered) if offered.isdigit() else None,
+        tried=tuple(int(t) for t in tried.split(".") if t.isdigit()),
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
