@@ -61,11 +61,6 @@ def upgrade() -> None:
             "day", "topic", "language", "hour", name=op.f("pk_daily_unanswered")
         ),
     )
-    with op.batch_alter_table("daily_unanswered", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_daily_unanswered_topic_language_day", ["topic", "language", "day"], unique=False
-        )
-
     op.create_table(
         "daily_waits",
         sa.Column("day", sa.Date(), nullable=False),
@@ -77,11 +72,6 @@ def upgrade() -> None:
             "day", "topic", "language", "wait_seconds", name=op.f("pk_daily_waits")
         ),
     )
-    with op.batch_alter_table("daily_waits", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_daily_waits_topic_language_day", ["topic", "language", "day"], unique=False
-        )
-
     op.create_table(
         "outcome_reports",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -165,13 +155,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outcome_reports_call_started_at")
 
     op.drop_table("outcome_reports")
-    with op.batch_alter_table("daily_waits", schema=None) as batch_op:
-        batch_op.drop_index("ix_daily_waits_topic_language_day")
-
     op.drop_table("daily_waits")
-    with op.batch_alter_table("daily_unanswered", schema=None) as batch_op:
-        batch_op.drop_index("ix_daily_unanswered_topic_language_day")
-
     op.drop_table("daily_unanswered")
     op.drop_table("daily_outcomes")
     op.drop_table("daily_closed_days")
