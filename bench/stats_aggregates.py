@@ -167,11 +167,11 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     results = []
     for days, path in periods:
         median, p95, status = timed(client, path, args.raw_runs)
-        assert status == 200, status
-        results.append((size, days, "records", median, p95))
-        print(
-            f"  {days} days from the records: median {median:.0f} ms, p95 {p95:.0f} ms", flush=True
-        )
+        # Past PostgreSQL's statement_timeout (6 s, hotline.db) the page fails: say so.
+        source = "records" if status == 200 else f"records {status}"
+        results.append((size, days, source, median, p95))
+        note = "" if status == 200 else f" (HTTP {status}: a statement passed the 6 s timeout)"
+        print(f"  {days} days from the records: median {median:.0f} ms, p95 {p95:.0f} ms{note}")
     with app.extensions["db"].session() as session:
         began = time.perf_counter()
         closed = aggregates.close_days(
