@@ -507,6 +507,8 @@ def leg_status() -> Response:
         snapshot = keeper().current()
         if snapshot is not None:
             snapshot.call_ended(volunteer_id, utcnow())
+        # Before the release below: the claim passes from the call to the wrap-up time.
+        claimer().wrap_up(volunteer_id, sid)
         claimer().release(claim_owner(sid))
         kick()
         _volunteer_left(redis, sid)

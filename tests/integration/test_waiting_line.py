@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import pytest
 from faults import PrivateRedis
 from sqlalchemy import select
-from support import ALWAYS_ON_SHIFT, TwilioWebhooks, redis_test_url, test_env
+from support import (
+    ALWAYS_ON_SHIFT,
+    TwilioWebhooks,
+    config_without_wrap_up,
+    redis_test_url,
+    test_env,
+)
 from twilio_fake import FakeTwilio
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
 
 from hotline import create_app
 from hotline.models import CallRecord
-from hotline.routing import claims, line_store
+from hotline.routing import claims, line_store, wrap_up
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
 from hotline.telephony import room
 
+ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = "+77270000000"
 DANA = "+77011110001"
 ROSTER = f"""
@@ -39,16 +47,27 @@ volunteers:
 """
 
 
+def _config_tmp():
+    import tempfile
+
+    return tempfile.gettempdir() + "/hotline-line-tests"
+
+
 @pytest.fixture
 def fake_twilio():
     with FakeTwilio() as fake:
         yield fake
 
 
-def line_app(database_url, redis_url, fake_twilio):
+def line_app(database_url, redis_url, fake_twilio, config_dir=None):
+    """The app with one volunteer. With no config_dir, wrap-up is off: the volunteer is free the
+    moment a call ends, as if they reported at once (wrap-up with the line: its own test below)."""
     settings = Settings.from_env(
         test_env(
-            DATABASE_URL=database_url, REDIS_URL=redis_url, TWILIO_API_BASE_URL=fake_twilio.base_url
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            TWILIO_API_BASE_URL=fake_twilio.base_url,
+            HOTLINE_CONFIG_DIR=config_dir or config_without_wrap_up(_config_tmp()),
         )
     )
     app = create_app(settings)
@@ -418,3 +437,43 @@ def test_a_conference_event_for_an_unknown_call_gets_a_2xx_and_changes_nothing(
     assert response.status_code == 200 and list(parse(response.data)) == []
     assert room.state(redis_client, stranger) == {}
     assert twilio.post(url, form, signed=False).status_code == 403
+
+
+# --- the line and wrap-up ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_with_wrap_up(database_url, redis_client, fake_twilio):
+    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir=str(ROOT / "config"))
+    yield app
+    app.extensions["db"].dispose()
+
+
+def test_a_waiting_caller_is_offered_to_the_volunteer_only_when_their_wrap_up_ends(
+    app_with_wrap_up, fake_twilio, redis_client
+):
+    twilio = TwilioWebhooks(app_with_wrap_up.test_client())
+    first, first_root = connect_first_caller(twilio, fake_twilio)
+    params, root = wait_in_line(twilio, fake_twilio)
+    end_first_call(twilio, first, first_root)
+    twilio.post("/twilio/status", dict(first, CallStatus="completed", CallDuration="300"))
+    # Dana is writing her report: the caller keeps waiting and hears their place.
+    assert "очереди - 1" in all_speech(waits(twilio, root, params))
+    time.sleep(0.5)  # the matcher runs off the request's thread: give it time to (not) ring
+    assert not fake_twilio.created
+    record = record_of(app_with_wrap_up, first["CallSid"])
+    dana = record.answered_by_id
+    # Her report ends the wrap-up (what the report page does); the next wait document's poll of
+    # the matcher rings her for the waiting caller.
+    assert wrap_up.finish(redis_client, dana, wrap_up.call_owner(first["CallSid"]))
+    waits(twilio, root, params)
+    (created,) = fake_twilio.wait_for(1)
+    leg = volunteer_leg(created)
+    whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
+    post(twilio, gather(whisper).get("action"), leg, Digits="1")
+    # That conversation, from the line, ends: her claim passes to wrap-up again.
+    post(twilio, created.params["StatusCallback"], dict(leg, CallStatus="completed",
+                                                         CallDuration="120"))  # fmt: skip
+    assert redis_client.get(claims.claim_key(dana)) == (
+        wrap_up.call_owner(params["CallSid"]).encode()
+    )
