@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,12 +29,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cryptography.fernet import Fernet  # noqa: E402
+from dashboard_pages import timed  # noqa: E402 - (median, p95, status) of GET path
 from flask import Flask  # noqa: E402
 from sqlalchemy import create_engine, delete, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from hotline.settings import Settings, normalize_database_url  # noqa: E402
 
+PASSWORD = "quiet meadow lantern 4812 river"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SEED = [
     # 400 days of calls, newest last, in the order the hotline writes them.
@@ -68,20 +69,6 @@ SEED = [
        UNION ALL SELECT id, 'referrals', (ARRAY['shelter', 'police'])[1 + id % 2]
          FROM outcome_reports""",
 ]
-
-
-def timed(client, path: str, runs: int) -> tuple[float, float, int]:
-    """(median ms, p95 ms, status) of GET path, after one warm-up request."""
-    status = client.get(path).status_code
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        response = client.get(path)
-        response.get_data()
-        samples.append((time.perf_counter() - begin) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(round(0.95 * len(samples))) - 1)]
-    return statistics.median(samples), p95, status
 
 
 def bare_flask() -> Flask:
@@ -165,12 +152,12 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     )
     app = create_app(settings)
     with app.extensions["db"].session() as session:
-        create_user(session, "bench", "bench passphrase 123", "supervisor")
+        create_user(session, "figures", PASSWORD, "supervisor")
     client = app.test_client()
     token = CSRF.search(client.get("/dashboard/login").text).group(1)
     client.post(
         "/dashboard/login",
-        data={"username": "bench", "password": "bench passphrase 123", "csrf_token": token},
+        data={"username": "figures", "password": PASSWORD, "csrf_token": token},
     )
     today = datetime.now(UTC).astimezone(settings.tz).date()
     periods = [
@@ -180,11 +167,11 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     results = []
     for days, path in periods:
         median, p95, status = timed(client, path, args.raw_runs)
-        assert status == 200, status
-        results.append((size, days, "records", median, p95))
-        print(
-            f"  {days} days from the records: median {median:.0f} ms, p95 {p95:.0f} ms", flush=True
-        )
+        # Past PostgreSQL's statement_timeout (6 s, hotline.db) the page fails: say so.
+        source = "records" if status == 200 else f"records {status}"
+        results.append((size, days, source, median, p95))
+        note = "" if status == 200 else f" (HTTP {status}: a statement passed the 6 s timeout)"
+        print(f"  {days} days from the records: median {median:.0f} ms, p95 {p95:.0f} ms{note}")
     with app.extensions["db"].session() as session:
         began = time.perf_counter()
         closed = aggregates.close_days(

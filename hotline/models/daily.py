@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -40,6 +40,8 @@ class DailyUnanswered(Base):
     """Unanswered calls by local hour: missed, and hung up while waiting."""
 
     __tablename__ = "daily_unanswered"
+    # The statistics read one (topic, language) pair, sums included, over a range of days.
+    __table_args__ = (Index("ix_daily_unanswered_topic_language_day", "topic", "language", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -53,6 +55,7 @@ class DailyWaits(Base):
     """How many connected calls waited each whole number of seconds (for the median wait)."""
 
     __tablename__ = "daily_waits"
+    __table_args__ = (Index("ix_daily_waits_topic_language_day", "topic", "language", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..localtime_sql import local_parts
 from ..models import (
@@ -36,6 +37,7 @@ from ..models import (
 from ..models.call import CallOutcome
 
 SETTLE_DAYS = 2
+CHUNK_DAYS = 7
 CONNECTED = CallOutcome.CONNECTED.value
 ABANDONED = CallOutcome.ABANDONED_WAITING.value
 UNANSWERED = (
@@ -46,6 +48,7 @@ UNANSWERED = (
     ABANDONED,
 )
 SEX = "sex"
+ANY = "*"  # daily_unanswered and daily_waits rows summed over every topic or language
 _DAILY = (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes)
 
 
@@ -136,10 +139,21 @@ def _flag(condition):  # type: ignore[no-untyped-def]
 
 
 def _aggregate(session: Session, tz: ZoneInfo, first: date, last: date) -> None:
+    # A week per statement: each stays far inside the database's statement timeout (6 s)
+    # however many days a first close, a purge or a rebuild covers.
+    day = first
+    while day <= last:
+        until = min(last, day + timedelta(days=CHUNK_DAYS - 1))
+        _aggregate_days(session, tz, day, until)
+        day = until + timedelta(days=1)
+
+
+def _aggregate_days(session: Session, tz: ZoneInfo, first: date, last: date) -> None:
     start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
     dialect = session.get_bind().dialect.name
     calls = local_parts(CallRecord.started_at, dialect, tz, start, end)
-    topic, language = func.coalesce(CallRecord.topic, ""), func.coalesce(CallRecord.language, "")
+    topic: ColumnElement[str] = func.coalesce(CallRecord.topic, "")
+    language: ColumnElement[str] = func.coalesce(CallRecord.language, "")
     in_range = (CallRecord.started_at >= start, CallRecord.started_at < end)
     asked = CallRecord.outcome.in_((CONNECTED, *UNANSWERED))
     _insert(
@@ -150,20 +164,28 @@ def _aggregate(session: Session, tz: ZoneInfo, first: date, last: date) -> None:
             _flag(CallRecord.outcome == CONNECTED), _flag(CallRecord.outcome.in_(UNANSWERED)),
         ).where(*in_range).group_by(calls.day, topic, language),
     )  # fmt: skip
-    _insert(
-        session, DailyUnanswered, ("day", "topic", "language", "hour", "missed", "abandoned"),
-        select(
-            calls.day, topic, language, calls.hour, _flag(CallRecord.outcome != ABANDONED),
-            _flag(CallRecord.outcome == ABANDONED),
-        ).where(*in_range, CallRecord.outcome.in_(UNANSWERED))
-        .group_by(calls.day, topic, language, calls.hour),
-    )  # fmt: skip
-    _insert(
-        session, DailyWaits, ("day", "topic", "language", "wait_seconds", "calls"),
-        select(calls.day, topic, language, CallRecord.wait_seconds, func.count())
-        .where(*in_range, CallRecord.outcome == CONNECTED, CallRecord.wait_seconds.is_not(None))
-        .group_by(calls.day, topic, language, CallRecord.wait_seconds),
-    )  # fmt: skip
+    # Unanswered by hour and waits: also summed over every language, every topic and both
+    # (ANY), so the statistics page reads one row per day and hour (or wait) whatever it filters.
+    every: ColumnElement[str] = literal(ANY)
+    sums: list[tuple[ColumnElement[str], ColumnElement[str]]] = [
+        (topic, language), (topic, every), (every, language), (every, every),
+    ]  # fmt: skip
+    for topic, language in sums:
+        _insert(
+            session, DailyUnanswered, ("day", "topic", "language", "hour", "missed", "abandoned"),
+            select(
+                calls.day, topic, language, calls.hour, _flag(CallRecord.outcome != ABANDONED),
+                _flag(CallRecord.outcome == ABANDONED),
+            ).where(*in_range, CallRecord.outcome.in_(UNANSWERED))
+            .group_by(calls.day, topic, language, calls.hour),
+        )  # fmt: skip
+        _insert(
+            session, DailyWaits, ("day", "topic", "language", "wait_seconds", "calls"),
+            select(calls.day, topic, language, CallRecord.wait_seconds, func.count())
+            .where(
+                *in_range, CallRecord.outcome == CONNECTED, CallRecord.wait_seconds.is_not(None)
+            ).group_by(calls.day, topic, language, CallRecord.wait_seconds),
+        )  # fmt: skip
     _outcomes(session, tz, dialect, start, end)
     session.execute(
         insert(ClosedDay),

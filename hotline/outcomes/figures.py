@@ -62,14 +62,16 @@ def for_days(
     last: date,
     topic: str | None = None,
     language: str | None = None,
+    people: bool = True,
 ) -> OutcomeFigures:
-    """The figures for local days first..last. While every record of the period is kept, they
-    are counted from the reports (people included); a period reaching back past the last
-    purge reads the closed days' totals, and people are then not known (None)."""
+    """The figures for local days first..last. With people, while every record of the period
+    is kept, they are counted from the reports, people included (distinct keys: every report of
+    the period is read). Otherwise, or for a period reaching back past the last purge, the
+    closed days come from the daily totals and people are not known (None)."""
     start = aggregates.day_start(first, tz)
     end = aggregates.day_start(last + timedelta(days=1), tz)
     cutoff = aggregates.purge_cutoff(db)
-    if cutoff is None or start >= cutoff:
+    if people and (cutoff is None or start >= cutoff):
         return compute(db, start, end, topic, language)
     figures = OutcomeFigures(reported=Count(0, None))
     closed = aggregates.closed_days(db, first, last)

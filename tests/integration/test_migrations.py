@@ -52,3 +52,39 @@ def test_migrations_match_the_models_on_postgresql():
 @pytest.mark.parametrize("form", ["postgres://", "postgresql://"])
 def test_hosting_provider_urls_pick_the_psycopg_driver(form):
     assert normalize_database_url(form + "u:p@h:5432/db").startswith("postgresql+psycopg://u:p@h")
+
+
+def test_0005_adds_the_summed_rows_of_days_closed_before_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'summed.db'}"
+    upgrade(url, "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for topic, language, wait, calls in (("violence", "ru", 30, 2), ("violence", "kk", 30, 1),
+                                             ("labor", "ru", 45, 4)):  # fmt: skip
+            connection.execute(
+                text("INSERT INTO daily_waits VALUES ('2025-03-01', :t, :l, :w, :c)"),
+                {"t": topic, "l": language, "w": wait, "c": calls},
+            )
+        connection.execute(
+            text("INSERT INTO daily_unanswered VALUES ('2025-03-01', 'labor', 'ru', 9, 3, 1)")
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        waits = connection.execute(
+            text(
+                "SELECT topic, language, wait_seconds, calls FROM daily_waits "
+                "WHERE topic = '*' OR language = '*' ORDER BY 1, 2, 3"
+            )  # fmt: skip
+        ).all()
+        hours = connection.execute(
+            text(
+                "SELECT topic, language, missed, abandoned FROM daily_unanswered "
+                "WHERE topic = '*' OR language = '*' ORDER BY 1, 2"
+            )  # fmt: skip
+        ).all()
+    engine.dispose()
+    assert waits == [
+        ("*", "*", 30, 3), ("*", "*", 45, 4), ("*", "kk", 30, 1), ("*", "ru", 30, 2),
+        ("*", "ru", 45, 4), ("labor", "*", 45, 4), ("violence", "*", 30, 3),
+    ]  # fmt: skip
+    assert hours == [("*", "*", 3, 1), ("*", "ru", 3, 1), ("labor", "*", 3, 1)]

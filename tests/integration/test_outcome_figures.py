@@ -107,6 +107,13 @@ def test_the_statistics_and_the_funders_report_show_them_with_small_cells_hidden
     section = page[page.index("Outcome reports") :]
     assert "Forced labor" in section and "The center&#39;s shelter" in section
     assert "Shelter admissions" in section
+    # People (distinct keys) are counted only when asked: that reads every report of the period.
+    assert "Count people too" in section
+    asked = dash.client.get("/dashboard/stats?from=2026-03-01&to=2026-03-31&people=1").text
+    asked = asked[asked.index("Outcome reports") :]
+    assert "Count people too" not in asked
+    assert "People: <strong>" not in section
+    assert "People: <strong>8</strong>" in asked  # eight phones among the ten reported calls
     body = dash.client.get("/dashboard/report.csv?from=2026-03-01&to=2026-03-31").get_data(
         as_text=True
     )

@@ -115,22 +115,46 @@ def _daily_where(table: Any, first: date, last: date, period: Period) -> list[Co
     return conditions
 
 
+def _summed_where(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
+    # The rows already summed over what the period does not filter (aggregates.ANY).
+    return [
+        table.day >= first,
+        table.day <= last,
+        table.topic == (period.topic or aggregates.ANY),
+        table.language == (period.language or aggregates.ANY),
+    ]
+
+
 def _from_daily_totals(
     db: Session, first: date, last: date, period: Period, figures: Figures, waits: Counter[int]
 ) -> None:
-    rows = db.execute(
+    # Summed in the database: 16 topic and language groups and a row per day and topic come
+    # back, not every (day, topic, language) row of the year.
+    where = _daily_where(DailyCalls, first, last, period)
+    groups = db.execute(
         select(
-            DailyCalls.day, DailyCalls.topic, DailyCalls.language, DailyCalls.calls,
-            DailyCalls.asked, DailyCalls.connected, DailyCalls.unanswered,
-        ).where(*_daily_where(DailyCalls, first, last, period))
+            DailyCalls.topic, DailyCalls.language, func.sum(DailyCalls.calls),
+            func.sum(DailyCalls.asked), func.sum(DailyCalls.connected),
+            func.sum(DailyCalls.unanswered),
+        ).where(*where).group_by(DailyCalls.topic, DailyCalls.language)
     )  # fmt: skip
-    _add_day_rows(rows, figures)
+    for topic, language, calls, asked_n, connected, unanswered in groups:
+        counts = Counts(int(calls), int(asked_n or 0), int(connected or 0), int(unanswered or 0))
+        _add_counts(figures, (topic or NONE, language or NONE), counts)
+    per_day = db.execute(
+        select(DailyCalls.day, DailyCalls.topic, func.sum(DailyCalls.calls))
+        .where(*where)
+        .group_by(DailyCalls.day, DailyCalls.topic)
+    )
+    for day, topic, calls in per_day:
+        day_counts = figures.per_day[_as_date(day)]
+        day_counts[topic or NONE] = day_counts.get(topic or NONE, 0) + int(calls)
     hours = db.execute(
         select(
             DailyUnanswered.day, DailyUnanswered.hour, func.sum(DailyUnanswered.missed),
             func.sum(DailyUnanswered.abandoned),
         )
-        .where(*_daily_where(DailyUnanswered, first, last, period))
+        .where(*_summed_where(DailyUnanswered, first, last, period))
         .group_by(DailyUnanswered.day, DailyUnanswered.hour)
     )  # fmt: skip
     for day, hour, missed, abandoned in hours:
@@ -141,7 +165,7 @@ def _from_daily_totals(
         )  # fmt: skip
     for wait, n in db.execute(
         select(DailyWaits.wait_seconds, func.sum(DailyWaits.calls))
-        .where(*_daily_where(DailyWaits, first, last, period))
+        .where(*_summed_where(DailyWaits, first, last, period))
         .group_by(DailyWaits.wait_seconds)
     ):
         waits[int(wait)] += int(n or 0)
@@ -177,15 +201,19 @@ def _by_day_topic_language(db: Session, period: Period, tz: ZoneInfo, figures: F
     _add_day_rows(rows, figures)
 
 
+def _add_counts(figures: Figures, key: tuple[str, str], counts: Counts) -> None:
+    figures.by_topic_language.setdefault(key, Counts()).add(counts)
+    figures.total.add(counts)
+    figures.by_topic[key[0]].add(counts)
+    figures.by_language[key[1]].add(counts)
+
+
 def _add_day_rows(rows: Iterable[Any], figures: Figures) -> None:
     """Add (day, topic, language, calls, asked, connected, unanswered) rows to the figures."""
     for value, topic, language, calls, asked_n, connected, unanswered in rows:
         counts = Counts(int(calls), int(asked_n or 0), int(connected or 0), int(unanswered or 0))
         key = (topic or NONE, language or NONE)
-        figures.by_topic_language.setdefault(key, Counts()).add(counts)
-        figures.total.add(counts)
-        figures.by_topic[key[0]].add(counts)
-        figures.by_language[key[1]].add(counts)
+        _add_counts(figures, key, counts)
         day_counts = figures.per_day[_as_date(value)]
         day_counts[key[0]] = day_counts.get(key[0], 0) + counts.calls
 

@@ -150,8 +150,11 @@ def stats() -> ResponseReturnValue:
     period = to_period(choice)
     figures = compute(db, period, hotline_tz())
     callbacks = callback_counts(db, period)
+    # Counting people reads every report of the period (distinct keys do not add up from the
+    # daily totals): only when asked, so the page stays fast over a year.
+    people = request.args.get("people") == "1"
     outcomes = outcome_figures.for_days(
-        db, hotline_tz(), choice.first, choice.last, choice.topic, choice.language
+        db, hotline_tz(), choice.first, choice.last, choice.topic, choice.language, people
     )
     audit.record("stats_view", "statistics", None, detail=_describe(choice))
     db.commit()
@@ -164,6 +167,7 @@ def stats() -> ResponseReturnValue:
         outcomes=outcomes,
         outcome_tables=outcome_tables(outcomes),
         people_note=people_note(),
+        people_asked=people,
         topics=TOPICS,
         languages=LANGUAGES,
         none=NONE,
