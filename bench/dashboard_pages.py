@@ -8,8 +8,13 @@ session check, CSRF token, SQL, template), signed in as a supervisor.
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
         [--extra-indexes]   also time with the composite indexes suggested for call_records
         [--shuffled]        rows in random time order instead of the order calls arrive in
+        [--generate-series] seed in the database with generate_series (5,000,000 rows in minutes)
+        [--name NAME]       the database's name (default: hotline_bench_<random>)
+        [--reuse NAME]      time an existing database (seeded by an earlier --keep run) as it is
+        [--csv-rows N]      also export about N rows as CSV: first byte, total time, peak RSS
 
-The admin URL defaults to HOTLINE_TEST_POSTGRES_URL.
+The admin URL defaults to HOTLINE_TEST_POSTGRES_URL; Redis: HOTLINE_BENCH_REDIS_URL, else
+HOTLINE_TEST_REDIS_URL (database 13).
 """
 
 from __future__ import annotations
@@ -90,6 +95,61 @@ def seed(url: str, calls: int, now: datetime, shuffled: bool = False) -> float:
     return time.perf_counter() - started
 
 
+SERIES_SEED = """
+WITH s AS (
+  SELECT g,
+    CASE WHEN g % 20 = 0 THEN NULL WHEN g % 20 < 5 THEN 'trafficking'
+         WHEN g % 20 < 10 THEN 'labor' ELSE 'violence' END AS topic,
+    CASE WHEN (g * 13) % 100 < 60 THEN 'connected' WHEN (g * 13) % 100 < 68 THEN 'nobody_available'
+         WHEN (g * 13) % 100 < 73 THEN 'no_answer' WHEN (g * 13) % 100 < 76 THEN 'declined_by_all'
+         WHEN (g * 13) % 100 < 83 THEN 'callback_requested'
+         WHEN (g * 13) % 100 < 89 THEN 'abandoned_waiting'
+         WHEN (g * 13) % 100 < 95 THEN 'abandoned_in_menu'
+         WHEN (g * 13) % 100 < 99 THEN 'emergency_info' ELSE 'failed' END AS outcome,
+    :now - make_interval(secs => (:calls - g) * 31536000.0 / :calls) AS at
+  FROM generate_series(1, :calls) AS g
+)
+INSERT INTO call_records (call_sid, caller_key, caller_key_version, language, topic, ivr_path,
+  outcome, started_at, routed_at, connected_at, ended_at, duration_seconds, wait_seconds,
+  answered_by_id)
+SELECT 'CA' || lpad(to_hex(g), 32, '0'),
+  md5((g % 200000)::text) || md5((g % 200000)::text || 'k'), 1,
+  (ARRAY['ru','ru','ru','ru','ru','kk','kk','kk','kk','en'])[1 + (g * 7) % 10],
+  topic,
+  CASE WHEN topic IS NULL THEN '["greeting", "language:2"]'::json
+       ELSE json_build_array('greeting', 'language:2', 'topic:' || topic, 'route:' || topic) END,
+  outcome, at,
+  CASE WHEN topic IS NOT NULL THEN at + interval '30 seconds' END,
+  CASE WHEN outcome = 'connected' AND topic IS NOT NULL
+       THEN at + make_interval(secs => 35 + g % 116) END,
+  at + make_interval(secs => 160 + g % 2281),
+  CASE WHEN outcome = 'connected' THEN 120 + g % 2281 END,
+  CASE WHEN outcome = 'connected' THEN 5 + g % 116 END,
+  CASE WHEN outcome = 'connected' THEN 1 + g % 50 END
+FROM s
+"""
+
+
+def seed_in_database(url: str, calls: int, now: datetime) -> float:
+    """`calls` records over the last 365 days in time order, made by PostgreSQL itself (the
+    indexes are built after the rows, as a restore does); returns the seconds it took."""
+    from hotline.models import CallRecord
+
+    started = time.perf_counter()
+    engine = create_engine(url)
+    indexes = list(CallRecord.__table__.indexes)
+    with engine.begin() as connection:
+        for index in indexes:
+            index.drop(connection)
+        connection.execute(text(SERIES_SEED), {"now": now, "calls": calls})
+        for index in indexes:
+            index.create(connection)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE call_records"))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
 def _row(
     rng: random.Random, keys: list[str], now: datetime, i: int, calls: int, shuffled: bool
 ) -> tuple:
@@ -149,20 +209,25 @@ def main() -> int:
     parser.add_argument(
         "--shuffled", action="store_true", help="insert in random time order (the worst case)"
     )
+    parser.add_argument("--generate-series", action="store_true")
+    parser.add_argument("--name", default=f"hotline_bench_{uuid.uuid4().hex[:8]}")
+    parser.add_argument("--reuse", metavar="NAME")
+    parser.add_argument("--csv-rows", type=int, default=0)
     args = parser.parse_args()
 
     admin_url = normalize_database_url(args.admin_url)
-    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+    name = args.reuse or args.name
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    if not args.reuse:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    if args.keep:
+    if args.keep or args.reuse:
         print(f"database {name} (kept)")
     try:
         return run(url, args)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -177,22 +242,31 @@ def run(url: str, args: argparse.Namespace) -> int:
     from hotline.db import make_engine
     from hotline.models import Base, Volunteer
 
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
     now = datetime.now(UTC)
-    print(f"seeding {args.calls:,} call records with COPY ...", flush=True)
-    seconds = seed(url, args.calls, now, args.shuffled)
-    print(f"seeded in {seconds:.1f} s ({args.calls / seconds:,.0f} rows/s)")
+    if args.reuse:
+        with create_engine(url).connect() as connection:
+            args.calls = int(connection.execute(text("SELECT count(*) FROM call_records")).scalar())
+        print(f"reusing {args.calls:,} call records")
+    else:
+        engine = make_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        how = "generate_series" if args.generate_series else "COPY"
+        print(f"seeding {args.calls:,} call records with {how} ...", flush=True)
+        if args.generate_series:
+            seconds = seed_in_database(url, args.calls, now)
+        else:
+            seconds = seed(url, args.calls, now, args.shuffled)
+        print(f"seeded in {seconds:.1f} s ({args.calls / seconds:,.0f} rows/s)")
 
     key = Fernet.generate_key().decode()
     settings = Settings.from_env(
-        test_env(
-            DATABASE_URL=url, CALLBACK_ENCRYPTION_KEYS=key, REDIS_URL="redis://127.0.0.1:6379/13"
-        )
+        test_env(DATABASE_URL=url, CALLBACK_ENCRYPTION_KEYS=key, REDIS_URL=_redis_url())
     )
     app = create_app(settings)
     with app.extensions["db"].session() as session:
+        session.execute(text("DELETE FROM dashboard_users WHERE username = 'bench'"))
+        session.execute(text("DELETE FROM volunteers WHERE handle LIKE 'v%'"))
         fernet = make_fernet((key,))
         for n in range(1, 51):
             phone = f"+7701{n:07d}"
@@ -208,12 +282,12 @@ def run(url: str, args: argparse.Namespace) -> int:
                 )
             )
         session.flush()
-        create_user(session, "bench", "bench passphrase 123", "supervisor")
+        create_user(session, "bench", "quiet lantern orchard 47", "supervisor")
     client = app.test_client()
     token = CSRF.search(client.get("/dashboard/login").text).group(1)
     client.post(
         "/dashboard/login",
-        data={"username": "bench", "password": "bench passphrase 123", "csrf_token": token},
+        data={"username": "bench", "password": "quiet lantern orchard 47", "csrf_token": token},
     )
 
     today = now.date()
@@ -250,8 +324,59 @@ def run(url: str, args: argparse.Namespace) -> int:
             median, p95, status = timed(client, path, args.runs)
             flag = "" if status == 200 else f"  (HTTP {status})"
             print(f"{label:48} {median:10.1f} {p95:10.1f}{flag}")
+    if args.csv_rows:
+        days = max(1, round(365 * args.csv_rows / args.calls))
+        export_csv(client, f"/dashboard/calls.csv?from={today - timedelta(days=days - 1)}")
     app.extensions["db"].dispose()
     return 0
+
+
+def _redis_url() -> str:
+    raw = os.environ.get("HOTLINE_BENCH_REDIS_URL") or os.environ.get("HOTLINE_TEST_REDIS_URL")
+    if not raw:
+        raise SystemExit("set HOTLINE_BENCH_REDIS_URL or HOTLINE_TEST_REDIS_URL (never 6379)")
+    return raw.rsplit("/", 1)[0] + "/13" if raw.count("/") > 2 else raw.rstrip("/") + "/13"
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def export_csv(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    """Stream one CSV export: time to the first rows, total time, rows, and RSS while it runs."""
+    import threading
+
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(_rss_mb())
+            stop.wait(0.05)
+
+    before = _rss_mb()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    response = client.get(path, buffered=False)
+    first = None
+    rows = size = 0
+    for piece in response.response:
+        if first is None:
+            first = time.perf_counter() - started
+        size += len(piece)
+        rows += piece.count(b"\n") if isinstance(piece, bytes) else piece.count("\n")
+    response.close()
+    total = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    print(f"\nCSV export {path}: {rows - 1:,} rows, {size / 1e6:.0f} MB in {total:.1f} s "
+          f"({(rows - 1) / total:,.0f} rows/s), first bytes after {first or 0:.2f} s")  # fmt: skip
+    print(f"  RSS before {before:.0f} MB, peak while exporting {max(samples):.0f} MB "
+          f"(+{max(samples) - before:.0f} MB), at the end {samples[-1]:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

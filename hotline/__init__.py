@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, pool: Pool = "all") -> Flask:
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # Twilio's webhooks are a few hundred bytes
+    app.extensions["outcome_schema"] = files.outcomes  # config/outcomes.yaml, checked
 
     logs.init_app(app)
     db.init_app(app)

@@ -146,7 +146,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
                     print("HOTLINE_TWILIO_PURGE_DELAY_SECONDS=off: Twilio's records are kept")
                 print("\n".join(shown.lines()))
                 return 0
-            report = purge(session, utcnow(), days)
+            report = purge(session, utcnow(), days, settings.tz)
             # Catch up on ended calls the worker's sweep (two days back) did not reach.
             queued = 0
             if delay is not None:
@@ -167,6 +167,25 @@ def cmd_purge(args: argparse.Namespace) -> int:
     print(f"purge (older than {days} days): {report.summary()}")
     if queued:
         print(f"queued {queued} ended call(s) for deletion at Twilio (the worker deletes them)")
+    return 0
+
+
+def cmd_stats_rebuild(_args: argparse.Namespace) -> int:
+    """Compute the daily totals again from the records still kept."""
+    from . import db as database
+    from .models import utcnow
+    from .outcomes import aggregates
+
+    settings = _settings()
+    store = database.Database(settings.database_url)
+    try:
+        with store.session() as session:
+            through = aggregates.closable_through(utcnow(), settings.tz)
+            days = aggregates.rebuild(session, settings.tz, through)
+            session.commit()
+    finally:
+        store.dispose()
+    print(f"daily totals rebuilt from the records: {days} day(s), through {through}")
     return 0
 
 
@@ -272,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete nothing; show what was deleted where (Twilio and the database), counts only",
     )
     purge.set_defaults(func=cmd_purge)
+    stats = sub.add_parser("stats", help="the daily totals behind the statistics")
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True)
+    stats_sub.add_parser(
+        "rebuild", help="compute the daily totals again from the records still kept"
+    ).set_defaults(func=cmd_stats_rebuild)
 
     worker = sub.add_parser("worker", help="run a background worker (callbacks, maintenance)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -47,10 +49,17 @@ class Database:
         self.engine.dispose()
 
 
+# A pooled connection is recycled after this long, and checked (SELECT 1) on checkout only after
+# sitting idle this long: a busy pool pays no ping per request, one the server may have dropped
+# meanwhile (a restart, an idle timeout at a proxy) is replaced before a request can see it.
+RECYCLE_SECONDS = 1800
+IDLE_PING_SECONDS = 10.0
+
+
 def make_engine(url: str, connect_timeout: float = 3.0) -> Engine:
     """Create an engine tuned for webhooks: fail fast when the database is down."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -90,7 +99,36 @@ def make_engine(url: str, connect_timeout: float = 3.0) -> Engine:
             ),
         }
         kwargs["pool_timeout"] = connect_timeout
-    return create_engine(url, **kwargs)
+        kwargs["pool_recycle"] = RECYCLE_SECONDS
+    engine = create_engine(url, **kwargs)
+    ping_idle_connections(engine)
+    return engine
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection on checkout only when it sat idle IDLE_PING_SECONDS or more.
+
+    A dead one raises DisconnectionError here, which makes the pool drop it and connect afresh
+    (the same as pool_pre_ping, without a round trip on every checkout of a busy pool).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:
+            raise DisconnectionError(type(exc).__name__) from exc
 
 
 def init_app(app: Flask) -> None:

@@ -1,8 +1,8 @@
 """What the web and the worker read from files at start-up, checked in one pass.
 
 `load_files` reads the IVR flows and the config files (routing.yaml, callbacks.yaml,
-callback_prompts.yaml, partners.yaml) and checks that the flows have the nodes the telephony edge
-enters by name.
+callback_prompts.yaml, outcomes.yaml, partners.yaml) and checks that the flows have the nodes
+the telephony edge enters by name.
 It collects every problem in every file, one line each (file, node when there is one, problem), so
 `hotline check`, `./dev run` and gunicorn's master process can print the whole list, and nothing
 else, before any process starts serving calls.
@@ -20,6 +20,7 @@ from .callbacks.prompts import CallbackPrompts, CallbackPromptsError, load_promp
 from .ivr.errors import FlowError
 from .ivr.loader import load_flows
 from .ivr.model import Flow
+from .outcomes import OutcomeSchema, OutcomesError, load_outcomes
 from .routing.partners import Partner, PartnersError, load_partners
 from .routing.policy import RoutingPolicy, RoutingPolicyError, load_policy
 from .settings import Settings, SettingsError
@@ -35,6 +36,7 @@ class StartupFiles:
     routing: RoutingPolicy
     callbacks: CallbackConfig
     prompts: CallbackPrompts
+    outcomes: OutcomeSchema
     partners: tuple[Partner, ...] = ()
 
 
@@ -67,10 +69,18 @@ def load_files(settings: Settings) -> StartupFiles:
     prompts = _read(
         lambda: load_prompts(config_dir / "callback_prompts.yaml", settings.flows_dir), problems
     )
+    outcomes = _read(lambda: load_outcomes(config_dir / "outcomes.yaml"), problems)
     partners = _read(lambda: load_partners(config_dir / "partners.yaml"), problems)
-    if problems or routing is None or callbacks is None or prompts is None or partners is None:
+    if (
+        problems
+        or routing is None
+        or callbacks is None
+        or prompts is None
+        or outcomes is None
+        or partners is None
+    ):
         raise StartupError(problems)
-    return StartupFiles(flows, routing, callbacks, prompts, partners)
+    return StartupFiles(flows, routing, callbacks, prompts, outcomes, partners)
 
 
 def check(env: Mapping[str, str] | None = None) -> StartupError | None:
@@ -93,7 +103,13 @@ def shorter_paths(text: str, base: Path | None = None) -> str:
     return text.replace(prefix, "")
 
 
-_CONFIG_ERRORS = (RoutingPolicyError, CallbackConfigError, CallbackPromptsError, PartnersError)
+_CONFIG_ERRORS = (
+    RoutingPolicyError,
+    CallbackConfigError,
+    CallbackPromptsError,
+    OutcomesError,
+    PartnersError,
+)
 
 
 def _read(load: Callable[[], T], problems: list[str]) -> T | None:

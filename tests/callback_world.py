@@ -283,6 +283,11 @@ def _config_dir(tmp: Path) -> Path:
     changed = original.replace("  interval_seconds: 60", f"  interval_seconds: {SWEEP_SECONDS}")
     assert changed != original, "config/callbacks.yaml: sweeper.interval_seconds not found"
     path.write_text(changed, encoding="utf-8")
+    # Callback scenarios run back to back as if each volunteer reported at once (no wrap-up).
+    routing = target / "routing.yaml"
+    text = routing.read_text(encoding="utf-8")
+    assert "wrap_up_seconds: 120" in text, "config/routing.yaml: wrap_up_seconds not found"
+    routing.write_text(text.replace("wrap_up_seconds: 120", "wrap_up_seconds: 0"))
     return target
 
 

@@ -23,6 +23,7 @@ from support import (  # noqa: F401 - re-exported for tests that import them fro
     REDIS_TEST_DB,
     REDIS_URL,
     TwilioWebhooks,
+    config_without_wrap_up,
     new_call_sid,
     redis_test_url,
     test_env,
@@ -133,11 +134,14 @@ def twilio(client) -> TwilioWebhooks:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str], Path]]:
     """(base_url, env, log_path) of a real gunicorn serving the hotline on a free port.
 
     One server per test module (starting gunicorn takes a second); tests tell their calls apart
-    by CallSid. Redis's test database is flushed when the server starts.
+    by CallSid. Redis's test database is flushed when the server starts. Wrap-up after a
+    connected call is off unless the module sets WRAP_UP = True (support.config_without_wrap_up).
     """
     from hotline.devserver import free_port, gunicorn_server
 
@@ -149,6 +153,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         REDIS_URL=redis_test_url(),
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
     )
+    if not getattr(request.module, "WRAP_UP", False):
+        env["HOTLINE_CONFIG_DIR"] = config_without_wrap_up(tmp_path)
     log_path = tmp_path / "gunicorn.log"
     with gunicorn_server(env, port, workers=2, log_path=log_path):
         yield f"http://127.0.0.1:{port}", env, log_path

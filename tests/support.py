@@ -68,7 +68,13 @@ class TwilioWebhooks:
         headers = {}
         if signed:
             headers["X-Twilio-Signature"] = sign(self.base_url + path, form, self.auth_token)
-        return self.client.post(path, data=form, headers=headers)
+        response = self.client.post(path, data=form, headers=headers)
+        # Menu steps are written a moment after their answer: let them land before the test looks.
+        app = getattr(self.client, "application", None)
+        recorder = app.extensions.get("recorder") if app is not None else None
+        if recorder is not None:
+            recorder.settle()
+        return response
 
     def call_params(self, call_sid: str | None = None, caller: str = CALLER) -> dict[str, str]:
         """What Twilio sends with every request of an inbound call."""
@@ -87,3 +93,20 @@ class TwilioWebhooks:
 
 def new_call_sid() -> str:
     return "CA" + secrets.token_hex(16)
+
+
+def config_without_wrap_up(tmp: Any) -> str:
+    """A copy of config/ with routing.yaml's wrap_up_seconds at 0, for the end-to-end scenarios
+    that place connected calls back to back as if each volunteer had reported at once (wrap-up
+    itself: tests/integration/test_wrap_up.py and tests/e2e/test_routing_through_gunicorn.py)."""
+    import shutil
+    from pathlib import Path
+
+    target = Path(tmp) / "config-no-wrap-up"
+    if not target.exists():
+        shutil.copytree(Path(__file__).resolve().parents[1] / "config", target)
+        routing = target / "routing.yaml"
+        text = routing.read_text(encoding="utf-8")
+        assert "wrap_up_seconds: 120" in text, "config/routing.yaml: wrap_up_seconds not found"
+        routing.write_text(text.replace("wrap_up_seconds: 120", "wrap_up_seconds: 0"))
+    return str(target)

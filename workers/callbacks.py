@@ -21,7 +21,9 @@ from rq.exceptions import DuplicateJobError
 
 from hotline import queues
 from hotline.callbacks import attempts, service
+from hotline.callbacks.runtime import CallbackRuntime
 from hotline.logs import cause
+from hotline.outcomes import aggregates
 from hotline.redaction import redact
 from hotline.telephony.callback_calls import runtime
 from hotline.telephony.rest_client import TwilioCalls
@@ -72,6 +74,7 @@ def sweep_callbacks() -> dict[str, int]:
         finally:
             session.close()
         purges = _sweep_twilio_purges(rt.redis)
+        closed = _close_days(rt)
     except Exception as exc:
         log.error("callback sweep failed (%s)", cause(exc), exc_info=exc)
         raise JobFailed(exc) from None
@@ -79,7 +82,21 @@ def sweep_callbacks() -> dict[str, int]:
         if rt.redis is not None:
             schedule_sweep(rt.redis, interval)
     done = {"enqueued": report.enqueued, "expired": report.expired, "lost_legs": report.lost_legs}
-    return {**done, **purges}
+    return {**done, **purges, "days_closed": closed}
+
+
+def _close_days(rt: CallbackRuntime) -> int:
+    """Close the days that have settled (daily totals); never stops the callbacks' sweep."""
+    try:
+        with rt.sessions() as session:
+            closed = aggregates.close_days(
+                session, rt.tz, aggregates.closable_through(datetime.now(UTC), rt.tz)
+            )
+            session.commit()
+            return closed
+    except Exception as exc:
+        log.error("daily totals not closed (%s)", cause(exc), exc_info=exc)
+        return 0
 
 
 def _sweep_twilio_purges(redis: Redis | None) -> dict[str, int]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..models import AppliedEvent, CallOutcome, CallRecord, RingAttempt, VolunteerClaim, utcnow
 from ..models.roster import Volunteer
@@ -62,17 +62,40 @@ def event(kind: str, call_sid: str, **fields: Any) -> Event:
 
 def apply(session: Session, item: Event) -> bool:
     """Write one event into the call's record; False when it had been applied before."""
-    if session.get(AppliedEvent, item["id"]) is not None:
-        return False
-    kind = item["kind"]
-    if kind == "released":
-        _released(session, item)
-    elif kind != "status" or records.find_call(session, item["call"]) is not None:
-        # (A status for a call never seen, another app's number say, creates nothing.)
-        _HANDLERS[kind](session, _record(session, item), item, _time(item["at"]))
-    session.add(AppliedEvent(event_id=item["id"], applied_at=utcnow()))
+    return apply_many(session, [item]) == 1
+
+
+# Handlers that read or add ring attempts: only their batches load the attempts (in one query).
+_READS_ATTEMPTS = frozenset({"ring", "whisper", "accepted", "legs_ended", "unanswered", "status"})
+
+
+def apply_many(session: Session, items: Sequence[Event]) -> int:
+    """Write events in order, with the same few statements for one event or fifty: which were
+    applied before, the records they touch (and their attempts, when needed), then the writes,
+    flushed together. Returns how many were new."""
+    fresh = pending_ids(session, items)
+    calls = {item["call"] for item in items if item["id"] in fresh and item["kind"] != "released"}
+    known: dict[str, CallRecord] = {}
+    if calls:
+        query = select(CallRecord).where(CallRecord.call_sid.in_(calls))
+        if any(item["kind"] in _READS_ATTEMPTS for item in items):
+            query = query.options(selectinload(CallRecord.attempts))
+        known = {record.call_sid: record for record in session.scalars(query)}
+    written = 0
+    for item in items:
+        if item["id"] not in fresh:
+            continue
+        fresh.discard(item["id"])  # a copy of it later in the batch is not applied again
+        kind = item["kind"]
+        if kind == "released":
+            _released(session, item)
+        elif kind != "status" or item["call"] in known:
+            # (A status for a call never seen, another app's number say, creates nothing.)
+            _HANDLERS[kind](session, _record(session, known, item), item, _time(item["at"]))
+        session.add(AppliedEvent(event_id=item["id"], applied_at=utcnow()))
+        written += 1
     session.flush()
-    return True
+    return written
 
 
 def _time(raw: str) -> datetime:
@@ -80,12 +103,15 @@ def _time(raw: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _record(session: Session, item: Event) -> CallRecord:
-    record = records.find_call(session, item["call"])
+def _record(session: Session, known: dict[str, CallRecord], item: Event) -> CallRecord:
+    """The call's record, created by whichever of its events comes first."""
+    record = known.get(item["call"])
     if record is None:
         key = item.get("caller_key")
-        record = records.open_call(session, item["call"], key, item.get("key_version"))
-        record.started_at = min(record.started_at, _time(item["at"]))
+        record = records.new_call(item["call"], key, item.get("key_version"))
+        record.started_at = _time(item["at"])
+        session.add(record)
+        known[item["call"]] = record
     return record
 
 

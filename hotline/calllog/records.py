@@ -25,12 +25,7 @@ def open_call(
     record = find_call(session, call_sid)
     if record is not None:
         return record
-    record = CallRecord(
-        call_sid=call_sid,
-        caller_key=caller_key,
-        caller_key_version=key_version if caller_key else None,
-        ivr_path=[],
-    )
+    record = new_call(call_sid, caller_key, key_version)
     session.add(record)
     try:
         session.flush()
@@ -42,6 +37,17 @@ def open_call(
             raise
         return existing
     return record
+
+
+def new_call(call_sid: str, caller_key: str | None, key_version: int | None) -> CallRecord:
+    """A new record (not yet added to a session) for a call that has none."""
+    return CallRecord(
+        call_sid=call_sid,
+        caller_key=caller_key,
+        caller_key_version=key_version if caller_key else None,
+        ivr_path=[],
+        started_at=utcnow(),
+    )
 
 
 def find_call(session: Session, call_sid: str) -> CallRecord | None:

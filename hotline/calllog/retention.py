@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, Executable, delete, update
 from sqlalchemy.orm import Session
 
 from ..models import CallbackRequest, CallRecord, DashboardSession, TwilioCallPurge
 from ..models.callback import OPEN_STATUSES
+from ..outcomes import aggregates
 
 # A dashboard session older than this is dead whatever its activity (the absolute timeout is 8 h).
 _SESSION_MAX_AGE = timedelta(days=1)
@@ -37,9 +39,16 @@ def _rows(session: Session, statement: Executable) -> int:
     return result.rowcount or 0
 
 
-def purge(session: Session, now: datetime, retention_days: int) -> PurgeReport:
-    """Delete call records and ended callbacks past retention; erase any number left behind."""
+def purge(
+    session: Session, now: datetime, retention_days: int, tz: ZoneInfo | None = None
+) -> PurgeReport:
+    """Delete call records and ended callbacks past retention; erase any number left behind.
+
+    With tz (the hotline's time zone), every day the purge reaches is closed first, so its
+    daily totals (hotline.outcomes.aggregates) keep counting what the records said."""
     cutoff = now - timedelta(days=retention_days)
+    if tz is not None:
+        aggregates.close_days(session, tz, aggregates.local_day(cutoff, tz))
     calls = _rows(session, delete(CallRecord).where(CallRecord.started_at < cutoff))
     callbacks = _rows(
         session,

@@ -52,9 +52,13 @@ LEASE, DEAD = "hotline:journal:lease", "hotline:journal:dead"
 BATCH = 50
 LEASE_MS = 30_000
 # A webhook waits at most WAIT_SECONDS for its own events to be written, so a record is current
-# when the answer leaves, but gives up as soon as the writing stalls for STALL_SECONDS (the
-# database is slow or down, whichever process is writing) or this process saw it slow already.
+# when the answer leaves (and claims taken in the database while Redis is away see the ring
+# attempts), but gives up as soon as the writing stalls for STALL_SECONDS (the database is slow or
+# down, whichever process is writing) or this process saw it slow already. The menu's events
+# (a call opened, a menu step: most of all webhooks) are not waited for: nothing reads them in the
+# meantime, the journal holds them, and the next waiting webhook of the call finds them written.
 WAIT_SECONDS = 2.0
+NOT_WAITED_FOR = frozenset({"opened", "step"})
 STALL_SECONDS = 0.75
 SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
@@ -72,21 +76,28 @@ def unreachable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def dead_connection(exc: BaseException) -> bool:
+    """Whether the error is a pooled connection found closed: the pool has dropped it already."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 ApplyBatch = Callable[[Sequence[Event], Callable[[], None]], int]
 
 
 def apply_batch(db: Database, items: Sequence[Event], keep_alive: Callable[[], None]) -> int:
     """Write events in order; the count written (all, or raise DatabaseDown)."""
-    try:
-        with db.session() as session:
-            for item in items:
-                journal.apply(session, item)
-                keep_alive()
-        return len(items)
-    except Exception as exc:
-        if unreachable(exc):
-            raise DatabaseDown(type(exc).__name__) from None
-        # Something in the batch is refused: write them one at a time to find it.
+    for attempt in range(2):
+        try:
+            with db.session() as session:
+                journal.apply_many(session, items)
+            keep_alive()
+            return len(items)
+        except Exception as exc:
+            if attempt == 0 and dead_connection(exc):
+                continue  # the server closed an idle connection (a restart): once more, afresh
+            if unreachable(exc):
+                raise DatabaseDown(type(exc).__name__) from None
+            break  # something in the batch is refused: write them one at a time to find it
     for item in items:
         _apply_alone(db, item)
         keep_alive()
@@ -302,7 +313,10 @@ class Recorder:
         if not events:
             return
         self._ensure_thread()
-        cap = WAIT_SECONDS if wait is None else wait
+        if wait is None:
+            menu_only = all(item["kind"] in NOT_WAITED_FOR for item in events)
+            wait = 0.0 if menu_only else WAIT_SECONDS
+        cap = wait
         redis = self.gate.client()
         if redis is not None:
             try:
@@ -324,10 +338,24 @@ class Recorder:
         self._wake.set()
         self._wait(cap, seq, self.local.done_count)
 
+    def settle(self) -> None:
+        """Wait, as a webhook would, until the events queued so far are written (or it stalls)."""
+        redis = self.gate.client()
+        self._wake.set()
+        if redis is not None:
+            try:
+                pushed = int(redis.get(PUSHED) or 0)
+            except RedisError as exc:
+                self.gate.failed(exc)
+            else:
+                self._wait(WAIT_SECONDS, pushed, lambda: done_count(redis))
+        if self.local.pending():
+            self._wait(WAIT_SECONDS, self.local._read_count("pushed"), self.local.done_count)
+
     def _wait(self, cap: float, seq: int, done: Callable[[], int]) -> None:
         from .. import budget  # the deadline of the webhook we are in, if any
 
-        if not self.healthy:
+        if cap <= 0 or not self.healthy:
             return
         until = time.monotonic() + min(cap, budget.remaining() - 0.5)
         last, moved_at = -1, time.monotonic()

@@ -6,6 +6,8 @@ from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from .coordination import AppliedEvent, VolunteerClaim, WebhookReply
+from .daily import ClosedDay, DailyCalls, DailyOutcomes, DailyUnanswered, DailyWaits
+from .outcome import OutcomeChoice, OutcomeReport
 from .roster import Shift, Volunteer
 from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
 
@@ -19,7 +21,14 @@ __all__ = [
     "CallbackAttempt",
     "CallbackRequest",
     "CallbackStatus",
+    "ClosedDay",
+    "DailyCalls",
+    "DailyOutcomes",
+    "DailyUnanswered",
+    "DailyWaits",
     "DashboardSession",
+    "OutcomeChoice",
+    "OutcomeReport",
     "PurgeRun",
     "PurgeSource",
     "PurgeStatus",

@@ -21,10 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import CallRecord, RingAttempt, VolunteerClaim
+from .wrap_up import wrapping_up
 
 
-def engaged(session: Session, now: datetime, window_seconds: int) -> set[int]:
-    """Volunteers claimed in the database, or on a ring attempt still open in it."""
+def engaged(
+    session: Session, now: datetime, window_seconds: int, wrap_up_seconds: int = 0
+) -> set[int]:
+    """Volunteers claimed in the database, on a ring attempt still open in it, or wrapping up
+    after a connected call (hotline.routing.wrap_up)."""
     claimed = set(
         session.scalars(select(VolunteerClaim.volunteer_id).where(VolunteerClaim.expires_at > now))
     )
@@ -38,7 +42,8 @@ def engaged(session: Session, now: datetime, window_seconds: int) -> set[int]:
             CallRecord.ended_at.is_(None),
         )
     )
-    return claimed | {volunteer_id for volunteer_id in open_attempts if volunteer_id is not None}
+    on_calls = {volunteer_id for volunteer_id in open_attempts if volunteer_id is not None}
+    return claimed | on_calls | wrapping_up(session, now, wrap_up_seconds)
 
 
 def claim_free(
@@ -49,9 +54,10 @@ def claim_free(
     limit: int,
     now: datetime,
     window_seconds: int,
+    wrap_up_seconds: int = 0,
 ) -> list[int]:
     """Claim up to `limit` free volunteers, first free first; each claim commits at once."""
-    busy = engaged(session, now, window_seconds)
+    busy = engaged(session, now, window_seconds, wrap_up_seconds)
     session.commit()
     claimed: list[int] = []
     for volunteer_id in ordered_ids:

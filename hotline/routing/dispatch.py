@@ -23,7 +23,7 @@ from ..crypto import decrypt
 from ..db import Database
 from ..logs import cause
 from ..redis_conn import RedisGate
-from . import claims, db_claims
+from . import claims, db_claims, wrap_up
 from .policy import RoutingPolicy
 from .snapshot_keeper import SnapshotKeeper
 
@@ -107,7 +107,9 @@ class Claimer:
         from ..models import utcnow
 
         with self.db.session() as session:
-            return db_claims.claim_free(session, ordered, owner, ttl, limit, utcnow(), window)
+            return db_claims.claim_free(
+                session, ordered, owner, ttl, limit, utcnow(), window, self.policy.wrap_up_seconds
+            )
 
     def keep(self, volunteer_id: int, owner: str, ttl: int) -> None:
         """The volunteer accepted: hold their claim for the whole call, wherever it was taken."""
@@ -131,6 +133,20 @@ class Claimer:
             log.warning(
                 "claim not extended (%s); it lasts its ringing time", cause(exc), exc_info=exc
             )
+
+    def wrap_up(self, volunteer_id: int, call_sid: str) -> None:
+        """The volunteer's call is over: their claim passes to the wrap-up time in Redis (the
+        database knows it from the call's record: wrap_up.wrapping_up)."""
+        redis = self.gate.client()
+        if redis is None:
+            return
+        try:
+            wrap_up.begin(
+                redis, volunteer_id, claim_owner(call_sid), wrap_up.call_owner(call_sid),
+                self.policy.wrap_up_seconds,
+            )  # fmt: skip
+        except RedisError as exc:
+            self.gate.failed(exc)
 
     def release(self, owner: str) -> None:
         """Free the volunteers this owner holds in Redis (the database's go with the journal)."""
@@ -171,6 +187,12 @@ def next_rings(
         ordered = snapshot.ordered(topic, language, now, policy, tz, exclude=tried)
     if not ordered:
         return NoOneToRing("exhausted" if tried else "nobody_on_shift")
+    resting = keeper.wrapping_up
+    if resting:
+        # On shift and fitting, but wrapping up after their last call: busy, not absent.
+        ordered = [volunteer_id for volunteer_id in ordered if volunteer_id not in resting]
+        if not ordered:
+            return NoOneToRing("all_busy" if not tried else "exhausted")
     budget.check("claiming a volunteer")
     try:
         chosen = claimer.claim(ordered, claim_owner(call_sid), policy.ringing_claim_ttl, batch)

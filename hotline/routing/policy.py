@@ -15,7 +15,7 @@ Ordering rule of pick_volunteers (most important first):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -94,6 +94,8 @@ class RoutingPolicy:
     ring_timeout_seconds: int = 20
     max_attempts: int = 3  # volunteers rung in total before the caller is offered a callback
     call_time_limit_seconds: int = 14400  # Dial timeLimit; Twilio's default is 4 hours
+    # Not rung again for this long after a connected call, or until the report (wrap_up.py).
+    wrap_up_seconds: int = 120
     line: LineSettings = field(default_factory=LineSettings)
 
     def roles_for(self, topic: str) -> tuple[str, ...]:
@@ -122,6 +124,32 @@ class RoutingPolicy:
 def on_shift(shifts: Iterable[ShiftSpec], at: datetime, tz: tzinfo) -> bool:
     """Whether any of the shifts covers the instant `at` (aware), read on the wall clock in tz."""
     return _covers_any(shifts, _Clock.at(at, tz))
+
+
+def shift_check(at: datetime, tz: tzinfo) -> Callable[[Iterable[ShiftSpec]], bool]:
+    """on_shift for many volunteers at one instant: the wall clock is read once."""
+    clock = _Clock.at(at, tz)
+    return lambda shifts: _covers_any(shifts, clock)
+
+
+def rank(
+    candidate: Candidate, topic: str, language: str | None, policy: RoutingPolicy
+) -> tuple[int, int, int, float, int] | None:
+    """The candidate's place in pick_volunteers' order, shifts aside (None: never for this call)."""
+    if not (candidate.active and candidate.available) or topic not in candidate.topics:
+        return None
+    if language in candidate.languages:
+        language_rank = 0
+    elif policy.fallback_language in candidate.languages:
+        language_rank = 1
+    else:
+        return None
+    for role_rank, role in enumerate(policy.roles_for(topic)):
+        if role in candidate.roles:
+            ended = candidate.last_call_ended_at
+            idle = (0, 0.0) if ended is None else (1, ended.timestamp())
+            return (language_rank, role_rank, *idle, candidate.id)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,36 +218,18 @@ def pick_volunteers(
 
     The list is not cut to max_attempts: the claim step skips volunteers busy on other calls.
     """
-    roles = policy.roles_for(topic)
-    fallback = policy.fallback_language
+    policy.roles_for(topic)  # (an unknown topic is an error, not an empty list)
     clock = _Clock.at(now, tz)
     excluded = set(exclude)
-
     ranked: list[tuple[tuple[int, int, int, float, int], Candidate]] = []
     for candidate in candidates:
-        # Cheap set checks first: with thousands of volunteers, the shift check is the costly one.
-        if not (candidate.active and candidate.available) or topic not in candidate.topics:
-            continue
         if candidate.id in excluded:
             continue
-        if language in candidate.languages:
-            language_rank = 0
-        elif fallback in candidate.languages:
-            language_rank = 1
-        else:
+        # The cheap checks first: with thousands of volunteers, the shift check is the costly one.
+        key = rank(candidate, topic, language, policy)
+        if key is None or not _covers_any(candidate.shifts, clock):
             continue
-        role_rank = -1
-        for rank, role in enumerate(roles):
-            if role in candidate.roles:
-                role_rank = rank
-                break
-        if role_rank < 0:
-            continue
-        if not _covers_any(candidate.shifts, clock):
-            continue
-        ended = candidate.last_call_ended_at
-        idle = (0, 0.0) if ended is None else (1, ended.timestamp())
-        ranked.append(((language_rank, role_rank, *idle, candidate.id), candidate))
+        ranked.append((key, candidate))
     ranked.sort(key=lambda pair: pair[0])
     return [candidate for _, candidate in ranked]
 
@@ -242,6 +252,7 @@ _INT_FIELDS = {
     "ring_timeout_seconds": (5, 60, "Twilio's minimum is 5; past 60 s every phone is in voicemail"),
     "max_attempts": (1, 20, "a caller in crisis should not wait for more"),
     "call_time_limit_seconds": (60, 86400, "Twilio's <Dial timeLimit> allows up to 24 hours"),
+    "wrap_up_seconds": (0, 1800, "half an hour at most: callers are waiting"),
 }
 
 

@@ -5,26 +5,33 @@ it in the background), so the route step reads no database at all: it still work
 database is down, and a slow database cannot slow a caller. Phone numbers stay encrypted here;
 they are decrypted only for the <Dial> being written.
 
-Indexes, built once per load:
+Indexes:
 - by (topic, language): the active, available volunteers who take the topic and speak the
-  language (the caller's language and the fallback language are two lookups);
-- per (topic, language, minute): the ordered pick (hotline.routing.policy.pick_volunteers, the
-  same rule as everywhere), computed on the first call of that minute and reused, because shifts
-  change on minute boundaries. A volunteer's call ending (fairness) drops the cached picks.
+  language (the caller's language and the fallback language are two lookups); built at load;
+- per (topic, language): those volunteers ranked once in the policy's order, shifts aside
+  (hotline.routing.policy.rank: language, role, fairness, id), built on first use;
+- per (topic, language, minute): the ranked list filtered to who is on shift then, reused for the
+  whole minute because shifts change on minute boundaries: filtering needs no sorting, and the
+  route step itself only copies the list out.
+A volunteer's call ending (fairness) moves that one volunteer to their new place in the lists that
+hold them (a binary search), instead of ranking everyone again.
 
 Pure Python: no Flask, no SQLAlchemy, no Redis.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
-from .policy import Candidate, RoutingPolicy, pick_volunteers
+from .policy import Candidate, RoutingPolicy, rank, shift_check
 
+Rank = tuple[int, int, int, float, int]
+_Key = Callable[[int], Rank]
 _CACHE_LIMIT = 256  # (topic, language, minute) picks kept; a minute has at most 3 x 3 of them
 
 
@@ -55,7 +62,9 @@ class RosterSnapshot:
                 for language in candidate.languages:
                     self._by_topic_language[(topic, language)].append(candidate.id)
         self._ended: dict[int, datetime] = {}
-        self._picks: dict[tuple[str, str | None, int], tuple[int, ...]] = {}
+        # (topic, language) -> (the policy it was ranked by, ranked ids); then per minute.
+        self._ranked: dict[tuple[str, str | None], tuple[RoutingPolicy, list[int]]] = {}
+        self._picks: dict[tuple[str, str | None, int], list[int]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -93,12 +102,38 @@ class RosterSnapshot:
 
     def _pick(
         self, topic: str, language: str | None, now: datetime, policy: RoutingPolicy, tz: tzinfo
-    ) -> tuple[int, ...]:
+    ) -> list[int]:
+        covers = shift_check(now, tz)
+        entries = self._entries
+        return [i for i in self._ranked_ids(topic, language, policy)
+                if covers(entries[i].candidate.shifts)]  # fmt: skip
+
+    def _ranked_ids(self, topic: str, language: str | None, policy: RoutingPolicy) -> list[int]:
+        """Who may take the topic in this language, in the policy's order, shifts aside."""
+        known = self._ranked.get((topic, language))
+        if known is not None and known[0] is policy:
+            return known[1]
+        policy.roles_for(topic)  # (an unknown topic is an error, not an empty list)
         ids: set[int] = set()
         for spoken in {language, policy.fallback_language} - {None}:
             ids.update(self._by_topic_language.get((topic, spoken or ""), ()))
-        candidates = [self._candidate(volunteer_id) for volunteer_id in sorted(ids)]
-        return tuple(c.id for c in pick_volunteers(candidates, topic, language, now, policy, tz=tz))
+        keys: dict[int, Rank] = {}
+        for volunteer_id in ids:
+            key = rank(self._candidate(volunteer_id), topic, language, policy)
+            if key is not None:
+                keys[volunteer_id] = key
+        ranked = sorted(keys, key=keys.__getitem__)
+        with self._lock:
+            self._ranked[(topic, language)] = (policy, ranked)
+        return ranked
+
+    def _key(self, topic: str, language: str | None, policy: RoutingPolicy) -> _Key:
+        def key(volunteer_id: int) -> Rank:
+            found = rank(self._candidate(volunteer_id), topic, language, policy)
+            assert found is not None  # only volunteers already ranked are looked up
+            return found
+
+        return key
 
     def _candidate(self, volunteer_id: int) -> Candidate:
         candidate = self._entries[volunteer_id].candidate
@@ -112,7 +147,16 @@ class RosterSnapshot:
         with self._lock:
             known = self._ended.get(volunteer_id)
             self._ended[volunteer_id] = at if known is None else max(known, at)
-            self._picks.clear()
+            # Move just this volunteer in each list that holds them (copies: readers hold the old).
+            for (topic, language), (policy, ranked) in list(self._ranked.items()):
+                moved = _moved(ranked, volunteer_id, self._key(topic, language, policy))
+                if moved is not None:
+                    self._ranked[(topic, language)] = (policy, moved)
+                    for pick_key, picked in list(self._picks.items()):
+                        if pick_key[:2] == (topic, language):
+                            again = _moved(picked, volunteer_id, self._key(topic, language, policy))
+                            if again is not None:
+                                self._picks[pick_key] = again
 
     def fairness_updates(self) -> dict[int, datetime]:
         """The call endings noted here since the load (carried over to the next snapshot)."""
@@ -125,4 +169,16 @@ class RosterSnapshot:
             loaded = entry.candidate.last_call_ended_at if entry else None
             if entry is not None and (loaded is None or loaded < at):
                 self._ended[volunteer_id] = at
+        self._ranked.clear()
         self._picks.clear()
+
+
+def _moved(ids: list[int], volunteer_id: int, key: _Key) -> list[int] | None:
+    """A copy of the sorted `ids` with `volunteer_id` moved to its new place; None if absent."""
+    try:
+        ids = list(ids)
+        ids.remove(volunteer_id)
+    except ValueError:
+        return None
+    bisect.insort(ids, volunteer_id, key=key)
+    return ids

@@ -29,7 +29,7 @@ from ..db import Database
 from ..logs import cause
 from ..models import utcnow
 from ..redis_conn import RedisGate
-from . import claims, db_claims
+from . import claims, db_claims, wrap_up
 from .policy import Candidate, ShiftSpec
 from .roster_queries import load_roster_entries, roster_fingerprint
 from .snapshot import RosterEntry, RosterSnapshot
@@ -42,7 +42,9 @@ TICK_SECONDS = 1.0
 
 
 class SnapshotKeeper:
-    def __init__(self, db: Database, gate: RedisGate, refresh_seconds: int) -> None:
+    def __init__(
+        self, db: Database, gate: RedisGate, refresh_seconds: int, wrap_up_seconds: int = 0
+    ) -> None:
         import hashlib
 
         self.db = db
@@ -56,6 +58,9 @@ class SnapshotKeeper:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.db_claimed: frozenset[int] = frozenset()  # live claims in the database (mirror)
+        # Volunteers wrapping up after a connected call, as the database shows it (wrap_up.py).
+        self.wrap_up_seconds = wrap_up_seconds
+        self.wrapping_up: frozenset[int] = frozenset()
 
     def current(self) -> RosterSnapshot | None:
         """The snapshot; loaded now if this process has none yet (None if nothing can be read)."""
@@ -159,9 +164,11 @@ class SnapshotKeeper:
             with self.db.session() as session:
                 fingerprint = roster_fingerprint(session)
                 live = db_claims.live_claims(session, utcnow())
+                resting = wrap_up.wrapping_up(session, utcnow(), self.wrap_up_seconds)
         except SQLAlchemyError:
             return  # the database is away: keep what we have
         self.db_claimed = frozenset(volunteer_id for volunteer_id, _, _ in live)
+        self.wrapping_up = frozenset(resting)
         self._copy_claims_to_redis(live)
         stale = time.monotonic() - self._loaded_at >= self.refresh_seconds
         if self._snapshot is None or stale or fingerprint != self._fingerprint:

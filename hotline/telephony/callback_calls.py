@@ -40,7 +40,7 @@ from ..models.callback import AttemptOutcome, CallbackAttempt, CallbackRequest, 
 from ..models.roster import Volunteer
 from ..queues import CALLBACKS
 from ..redis_conn import get_redis
-from ..routing import claims
+from ..routing import claims, wrap_up
 from ..routing.roster_queries import record_call_ended
 from . import twiml
 from .edge import audio_url, require_twilio_signature, xml
@@ -339,6 +339,8 @@ def volunteer_status() -> Response:
                 _settle(session, found, leg, outcome)
             elif leg.outcome == AttemptOutcome.ACCEPTED.value:
                 _settle(session, found, leg, AttemptOutcome.LOST)
+            if leg.outcome == AttemptOutcome.CALLER_CONNECTED.value:
+                _wrap_up(rt, found.id, leg)
             outcomes.release_claim(rt.redis, found.id, leg.volunteer_id)
             if leg.accepted_at is not None and leg.volunteer_id is not None:
                 record_call_ended(session, leg.volunteer_id, now)  # fairness: they just talked
@@ -346,6 +348,19 @@ def volunteer_status() -> Response:
     except SQLAlchemyError as exc:
         log.error("callback leg status lost (%s)", cause(exc), exc_info=exc)
     return xml(twiml.empty())
+
+
+def _wrap_up(rt: CallbackRuntime, request_id: int, leg: CallbackAttempt) -> None:
+    """The survivor and the volunteer talked: the volunteer's claim passes to wrap-up time."""
+    if rt.redis is None or leg.volunteer_id is None:
+        return
+    try:
+        wrap_up.begin(
+            rt.redis, leg.volunteer_id, outcomes.claim_owner(request_id),
+            wrap_up.callback_owner(leg.id), rt.routing.wrap_up_seconds,
+        )  # fmt: skip
+    except RedisError as exc:
+        log.warning("callback %s: wrap-up not held (%s)", request_id, cause(exc), exc_info=exc)
 
 
 def _keep_claim(rt: CallbackRuntime, request_id: int, volunteer_id: int | None) -> None:

@@ -264,6 +264,9 @@ def dial_result() -> Response:
             duration=duration,
         )  # fmt: skip
     ]
+    if connected and accepted and accepted.isdigit():
+        # Before the release below: the claim passes from the call to the wrap-up time.
+        claimer().wrap_up(int(accepted), sid)
     # The batch's volunteers are free again: their legs are over, whatever happened.
     claimer().release(claim_owner(sid))
     events.append(event("released", sid, volunteers=tried[len(tried) - batch :]))
@@ -380,6 +383,6 @@ def init_app(app: Flask, routing: RoutingPolicy) -> None:
     app.extensions["fernet"] = make_fernet(config.callback_encryption_keys)
     db, gate = app.extensions["db"], app.extensions["redis_gate"]
     app.extensions["snapshot_keeper"] = keeper_ = SnapshotKeeper(
-        db, gate, config.roster_refresh_seconds
+        db, gate, config.roster_refresh_seconds, routing.wrap_up_seconds
     )
     app.extensions["claimer"] = Claimer(gate, db, keeper_, app.extensions["routing_policy"])

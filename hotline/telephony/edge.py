@@ -140,11 +140,8 @@ def caller_pseudonym() -> tuple[str | None, int | None]:
 
 def open_record(session: Session, call_sid: str) -> CallRecord:
     """The call's record, created (with the caller's pseudonym, never the number) if missing."""
-    record = records.find_call(session, call_sid)
-    if record is None:
-        key, version = caller_pseudonym()
-        record = records.open_call(session, call_sid, key, version)
-    return record
+    key, version = caller_pseudonym()
+    return records.open_call(session, call_sid, key, version)  # (one lookup: it looks first)
 
 
 def require_twilio_signature(blueprint: Blueprint) -> None:

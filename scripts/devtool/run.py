@@ -88,7 +88,8 @@ def cmd_run() -> int:
         dashboard = Child(
             "dashboard",
             [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{port + 1}", "hotline:create_dashboard_app()"],
+             "--bind", f"127.0.0.1:{port + 1}", "--worker-class", "gthread", "--threads", "4",
+             "hotline:create_dashboard_app()"],
             env=web_env,
         )  # fmt: skip
         children.append(dashboard)

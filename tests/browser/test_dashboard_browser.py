@@ -19,6 +19,7 @@ SUPERVISOR_PAGES = {
     "calls": "/dashboard/calls",
     "stats": "/dashboard/stats",
     "report": "/dashboard/report",
+    "pending": "/dashboard/outcomes/pending",
     "coverage": "/dashboard/coverage",
     "roster": "/dashboard/roster",
     "audit": "/dashboard/audit",

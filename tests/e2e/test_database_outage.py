@@ -21,7 +21,7 @@ from faults import (
 )
 from redis import Redis
 from sqlalchemy import create_engine, select
-from support import AUTH_TOKEN, redis_test_url, test_env
+from support import AUTH_TOKEN, config_without_wrap_up, redis_test_url, test_env
 
 from hotline.calllog.spool import JOURNAL
 from hotline.devserver import free_port
@@ -49,6 +49,7 @@ def world(
         REDIS_URL=redis_url,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         HOTLINE_SPOOL_DIR=str(tmp / "spool"),
+        HOTLINE_CONFIG_DIR=config_without_wrap_up(tmp),
     )
     try:
         with webhook_pool(env, workers=2, port=port, log_path=tmp / "gunicorn.log") as url:

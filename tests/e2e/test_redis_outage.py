@@ -27,7 +27,7 @@ from faults import (
     webhook_pool,
 )
 from sqlalchemy import create_engine, select
-from support import AUTH_TOKEN, POSTGRES_ADMIN_URL, test_env
+from support import AUTH_TOKEN, POSTGRES_ADMIN_URL, config_without_wrap_up, test_env
 
 from hotline.devserver import free_port
 from hotline.models import CallRecord, RingAttempt
@@ -48,6 +48,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, 
         REDIS_URL=redis.url,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         HOTLINE_SPOOL_DIR=str(tmp / "spool"),
+        HOTLINE_CONFIG_DIR=config_without_wrap_up(tmp),
     )
     try:
         with webhook_pool(env, workers=4, port=port, log_path=tmp / "gunicorn.log") as url:

@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 from support import AUTH_TOKEN
 
-from hotline.models import CallRecord
+from hotline.models import CallRecord, utcnow
+from hotline.outcomes import store
+from hotline.outcomes.store import CallKind
+from hotline.routing import claims, wrap_up
 from hotline.simulate import SimulatedCall, VolunteerPhones, scripted
 
+WRAP_UP = True  # this module's server keeps routing.yaml's wrap-up (see conftest.server)
 CALLER = "+77017770022"
 PSYCHOLOGIST_RU = "+77012220001"
 LAWYER_RU = "+77012220002"
@@ -37,6 +45,34 @@ def routed_server(server, tmp_path_factory):
         [hotline, "roster", "import", str(roster)], env={**os.environ, **env}, check=True
     )
     return base_url, env, log_path
+
+
+@pytest.fixture(autouse=True)
+def volunteers_report_their_calls(routed_server):
+    """After each test, every connected call gets its outcome report, as a volunteer files it
+    after the call: that ends their wrap-up, so the next test finds everyone free again."""
+    yield
+    _, env, _ = routed_server
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        with Session(engine) as session:
+            for call in session.scalars(
+                select(CallRecord).where(CallRecord.outcome == "connected")
+            ):
+                found = store.find_call(session, CallKind.CALL, call.id)
+                if found is not None and found.report is None:
+                    store.save(session, found, {"who_called": "affected"}, utcnow(), None,
+                               tz=ZoneInfo("Asia/Almaty"))  # fmt: skip
+                    assert found.volunteer_id is not None
+                    wrap_up.finish(redis_client_for(env), found.volunteer_id, found.wrap_up_owner)
+            session.commit()
+    finally:
+        engine.dispose()
+    time.sleep(1.5)  # each web process's roster keeper looks again every second
+
+
+def redis_client_for(env):
+    return Redis.from_url(env["REDIS_URL"])
 
 
 def record_of(env, call_sid):
@@ -66,6 +102,11 @@ def test_pressing_2_then_1_rings_the_russian_psychologist_who_accepts(routed_ser
     assert "насилие" in whisper  # the volunteer hears the topic before accepting
     record = record_of(env, call.call_sid)
     assert record.outcome == "connected" and record.answered_by_id is not None
+    # After the call, the volunteer is wrapping up: not rung again until they report.
+    claim = redis_client_for(env).get(claims.claim_key(record.answered_by_id))
+    assert claim == f"wrapup:{call.call_sid}".encode()
+    again, next_phones, _ = place_call(base_url, {})
+    assert [leg[0] for leg in next_phones.legs] == [LAWYER_RU]
 
 
 def test_a_decline_rings_the_next_volunteer(routed_server):

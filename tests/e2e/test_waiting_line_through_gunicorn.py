@@ -50,6 +50,10 @@ def world(tmp_path_factory) -> Iterator[tuple[str, dict[str, str], FakeTwilio]]:
     shutil.copytree(ROOT / "config", config)
     routing = (config / "routing.yaml").read_text()
     routing = routing.replace("max_wait_seconds: 180", f"max_wait_seconds: {MAX_WAIT}")
+    # The volunteer frees up the moment a call ends, as if they reported at once (wrap-up has its
+    # own tests: tests/integration/test_wrap_up.py, tests/e2e/test_routing_through_gunicorn.py).
+    assert "wrap_up_seconds: 120" in routing
+    routing = routing.replace("wrap_up_seconds: 120", "wrap_up_seconds: 0")
     (config / "routing.yaml").write_text(routing)
     Redis.from_url(redis_test_url()).flushdb()
     port = free_port()

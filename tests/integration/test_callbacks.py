@@ -28,7 +28,7 @@ from hotline import create_app, queues
 from hotline.callbacks import attempts, service
 from hotline.models import CallbackAttempt, CallbackRequest, Volunteer
 from hotline.models.base import utcnow
-from hotline.routing import claims
+from hotline.routing import claims, wrap_up
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
@@ -156,6 +156,12 @@ class Hotline:
             row.history  # noqa: B018 - load the legs before the session closes
             return row
 
+    def report(self, request_id: int) -> None:
+        """The volunteer of the request's last leg submits its outcome report: wrap-up ends."""
+        leg = self.row(request_id).history[-1]
+        assert leg.volunteer_id is not None
+        wrap_up.finish(self.redis, leg.volunteer_id, wrap_up.callback_owner(leg.id))
+
     def legs(self, index: int = -1) -> CallbackLegs:
         return CallbackLegs(self.twilio, self.fake.created[index])
 
@@ -262,6 +268,7 @@ def test_after_flushall_every_pending_request_is_enqueued_again_and_rung_exactly
     # Two volunteers: two requests ring now, the third waits for one of them to be free.
     for index in range(2):
         hotline.legs(index).full_call()
+        hotline.report(ids[index])  # or the wrap-up time passes: both are free again
     third = hotline.row(ids[2])
     assert third.status == "pending"
     attempts.run_attempt(hotline.rt, ids[2], now=third.next_attempt_at)
@@ -377,13 +384,35 @@ def test_a_callback_rings_the_volunteer_first_then_the_survivor_and_destroys_the
     assert row.status == "completed" and row.number_ciphertext is None
     assert ends_call(legs.dial_ends("completed", bridged=True))
     legs.volunteer_leg_ends("completed")
-    assert hotline.redis.get(claims.claim_key(dana)) is None  # the volunteer is free again
+    # The volunteer's claim passed to their wrap-up time (routing.yaml: wrap_up_seconds).
+    leg_id = hotline.row(request.id).history[-1].id
+    assert hotline.redis.get(claims.claim_key(dana)) == f"wrapup:callback-leg-{leg_id}".encode()
+    assert 0 < hotline.redis.ttl(claims.claim_key(dana)) <= 120
 
     # The survivor's number is nowhere: database, Redis (jobs included), logs.
     assert scan_database(hotline.rt.sessions.kw["bind"], SURVIVOR) == []
     assert [v for v in redis_values(hotline.redis) if contains_number(v, SURVIVOR)] == []
     assert len(raw_logs) > 20  # the worker, the client, the webhooks all logged
     assert scan_lines(raw_logs, SURVIVOR) == []
+
+
+def test_after_a_connected_callback_the_volunteer_wraps_up_and_the_next_one_is_rung(
+    hotline: Hotline,
+) -> None:
+    first = hotline.request()
+    hotline.work()
+    dana = hotline.row(first.id).volunteer_id
+    hotline.legs().full_call()
+    assert hotline.redis.get(claims.claim_key(dana)).startswith(b"wrapup:")  # type: ignore[union-attr]
+    second = hotline.request()
+    hotline.work()
+    assert hotline.row(second.id).volunteer_id not in (None, dana)
+    assert hotline.fake.created[-1].params["To"] != DANA
+    # The report is in: Dana is free at once, before the wrap-up time is over.
+    wrap_up.finish(
+        hotline.redis, dana, wrap_up.callback_owner(hotline.row(first.id).history[-1].id)
+    )
+    assert hotline.redis.get(claims.claim_key(dana)) is None
 
 
 def test_identify_yes_lets_the_volunteer_say_who_is_calling(hotline: Hotline) -> None:

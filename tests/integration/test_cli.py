@@ -74,6 +74,7 @@ def broken_files(tmp_path: Path) -> dict[str, str]:
         ),
         config / "callbacks.yaml": ("ring_timeout_seconds: 25", "ring_timeout_seconds: soon"),
         config / "callback_prompts.yaml": ("voices:", "voices: [\n"),
+        config / "outcomes.yaml": ('kk: "Қайда жіберілді", ', ""),
     }
     for path, (old, new) in edits.items():
         text = path.read_text()
@@ -88,6 +89,7 @@ EXPECTED_PROBLEMS = [
     "config/routing.yaml: topics.violence: unknown role(s) lawer",
     "config/callbacks.yaml: volunteers.ring_timeout_seconds: expected a whole number, got 'soon'",
     "config/callback_prompts.yaml: YAML syntax error at line",
+    "config/outcomes.yaml: fields[5] (referrals).label.kk: missing translation",
 ]
 
 
@@ -237,7 +239,7 @@ def test_purge_deletes_only_what_is_past_retention(tmp_path):
     result = run("purge", env=env)
     assert result.returncode == 0 and "deleted 1 call record" in result.stdout
     with store.session() as session:
-        from sqlalchemy import select
+        from sqlalchemy import func, select
 
         assert session.scalars(select(CallRecord.call_sid)).all() == ["CA" + "2" * 32]
     store.dispose()
@@ -250,3 +252,13 @@ def test_purge_deletes_only_what_is_past_retention(tmp_path):
     assert "CA" + "2" * 32 not in report.stdout  # counts only
     again = run("purge", "--report", env=env)
     assert again.stdout == report.stdout  # the report changes nothing
+    # The purged call still counts in its day's totals, and a rebuild leaves that day alone.
+    with store.session() as session:
+        from hotline.models import DailyCalls
+
+        assert session.scalar(select(func.sum(DailyCalls.calls))) == 1
+    rebuilt = run("stats", "rebuild", env=env)
+    assert rebuilt.returncode == 0 and "daily totals rebuilt from the records" in rebuilt.stdout
+    with store.session() as session:
+        assert session.scalar(select(func.sum(DailyCalls.calls))) == 2  # now both days
+    store.dispose()

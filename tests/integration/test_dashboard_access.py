@@ -15,6 +15,8 @@ from test_dashboard_support import (
     people,
 )
 
+from hotline.models import OutcomeReport
+
 # pytest finds fixtures by name in the test module: these imports are the fixtures.
 FIXTURES = (clock, dash, db, people)
 
@@ -29,6 +31,7 @@ NEW_VOLUNTEER = {
     "languages": ["ru"],
 }
 EDIT_VOLUNTEER = {**NEW_VOLUNTEER, "phone": "", "display_name": "Dana Kairat"}
+REPORT = {"who_called": "affected", "version": "new"}
 
 A, V, S = "anonymous", "volunteer", "supervisor"
 
@@ -50,6 +53,7 @@ ROUTES: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("GET", "/dashboard/stats", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/report", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/report.csv", None, SUPERVISOR_PAGE),
+    ("GET", "/dashboard/report/print", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/coverage", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/roster", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/roster/new", None, SUPERVISOR_PAGE),
@@ -74,6 +78,18 @@ ROUTES: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("POST", "/dashboard/me/available", {"available": "0"}, expect(401, 302, 403)),
     ("POST", "/dashboard/callbacks/{callback}/cancel", {}, SUPERVISOR_ACTION),
     ("POST", "/dashboard/callbacks/999999/cancel", {}, expect(401, 403, 404)),
+    ("GET", "/dashboard/outcomes", None, expect(302, 200, 403)),
+    ("GET", "/dashboard/outcomes/call/{own_call}", None, expect(302, 200, 403)),
+    ("POST", "/dashboard/outcomes/call/{own_call}", REPORT, expect(401, 303, 403)),
+    ("GET", "/dashboard/outcomes/call/{call}", None, expect(302, 404, 403)),  # not theirs
+    ("GET", "/dashboard/outcomes/pending", None, SUPERVISOR_PAGE),
+    ("GET", "/dashboard/outcomes/reports/{report}", None, SUPERVISOR_PAGE),
+    (
+        "POST",
+        "/dashboard/outcomes/reports/{report}",
+        {**REPORT, "version": "1"},
+        expect(401, 403, 303),
+    ),
     ("GET", "/dashboard/audit", None, SUPERVISOR_PAGE),
     ("GET", "/dashboard/users", None, SUPERVISOR_PAGE),
     ("POST", "/dashboard/users/{other_user}/disable", {}, SUPERVISOR_ACTION),
@@ -95,7 +111,17 @@ def ids(app, db, people):
     call = add_call(db, START)
     callback = add_callback(app, db, START)
     inactive = add_volunteer(app, db, "gone", phone="+77017770022", active=False)
+    own_call = add_call(db, START, answered_by_id=people.own.id)
+    other_call = add_call(db, START, answered_by_id=people.other.id)
+    report = OutcomeReport(
+        call_record_id=other_call.id, volunteer_id=people.other.id, call_started_at=START,
+        topic="violence", answers={"who_called": "affected"},
+    )  # fmt: skip
+    db.add(report)
+    db.commit()
     return {
+        "own_call": own_call.id,
+        "report": report.id,
         "call": call.id,
         "callback": callback.id,
         "own": people.own.id,

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from hotline.dashboard.stats import charts
-from hotline.dashboard.stats.localtime_sql import offsets
 from hotline.dashboard.web.audit import scrub
+from hotline.localtime_sql import offsets
 
 
 def test_almaty_changed_from_utc_plus_6_to_plus_5_in_2024():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,36 @@ def test_the_snapshot_orders_volunteers_exactly_as_pick_volunteers(seed):
             assert snapshot.ordered(topic, language, NOW, policy, TZ) == expected
             tried = expected[:2]
             assert snapshot.ordered(topic, language, NOW, policy, TZ, exclude=tried) == expected[2:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_indexed_pick_stays_equal_to_pick_volunteers_as_calls_end_and_minutes_pass(seed):
+    rng = random.Random(seed)
+    entries = roster(seed, 600)
+    snapshot = RosterSnapshot(entries, NOW)
+    policy = RoutingPolicy(fallback_language=rng.choice(["ru", None]))
+    ended = {entry.candidate.id: entry.candidate.last_call_ended_at for entry in entries}
+    moment = NOW
+    for _ in range(30):
+        moment += timedelta(minutes=rng.choice([0, 0, 1, 7, 180]))
+        for topic in TOPICS:
+            for language in (*LANGUAGES, None):
+                candidates = [replace(e.candidate, last_call_ended_at=ended[e.candidate.id])
+                              for e in entries]  # fmt: skip
+                expected = [c.id for c in pick_volunteers(candidates, topic, language, moment,
+                                                          policy, tz=TZ)]  # fmt: skip
+                assert snapshot.ordered(topic, language, moment, policy, TZ) == expected
+                tried = expected[:3]
+                assert (
+                    snapshot.ordered(topic, language, moment, policy, TZ, exclude=tried)
+                    == (expected[3:])
+                )
+        # A few calls end (among them volunteers already in the cached lists).
+        for volunteer_id in rng.sample(sorted(ended), 5):
+            at = moment + timedelta(seconds=rng.randrange(0, 30))
+            previous = ended[volunteer_id]
+            ended[volunteer_id] = at if previous is None else max(previous, at)
+            snapshot.call_ended(volunteer_id, at)
 
 
 def test_a_volunteer_whose_call_just_ended_goes_to_the_back_of_the_line():

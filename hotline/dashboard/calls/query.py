@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from ..web.i18n import gettext as _
 from ..web.params import BadParams, a_date, an_id, one_of, page_number
 from ..web.periods import bounds
 
+T = TypeVar("T")
 PAGE_SIZE = 50
 REPEAT_WINDOW = timedelta(days=30)
 # Routed to volunteers (the caller asked for a person) and nobody talked to them.
@@ -130,16 +131,45 @@ def ordered(query: Select[Any], sort: str) -> Select[Any]:
     return query.order_by(key, tie)
 
 
-def count(db: Session, query: Select[Any]) -> int:
-    """How many records the query matches."""
-    counted = query.with_only_columns(func.count(CallRecord.id)).order_by(None)
-    return int(db.scalar(counted) or 0)
+# Counted exactly up to this many (a bounded scan); beyond it the page shows PostgreSQL's
+# estimate, because count(*) over millions of rows would cost most of every page's time.
+COUNT_CAP = 10_000
 
 
-def repeat_counts(db: Session, calls: Sequence[CallRecord]) -> dict[int, int]:
+@dataclass(frozen=True)
+class Total:
+    """How many records the filters match: exact, or (past COUNT_CAP) the planner's estimate."""
+
+    number: int
+    exact: bool
+
+
+def count(db: Session, query: Select[Any]) -> Total:
+    """How many records the query matches; at most COUNT_CAP + 1 rows are read to know it."""
+    if db.get_bind().dialect.name != "postgresql":
+        counted = query.with_only_columns(func.count(CallRecord.id)).order_by(None)
+        return Total(int(db.scalar(counted) or 0), exact=True)  # (SQLite: small installs)
+    capped = query.with_only_columns(CallRecord.id).order_by(None).limit(COUNT_CAP + 1)
+    found = int(db.scalar(select(func.count()).select_from(capped.subquery())) or 0)
+    if found <= COUNT_CAP:
+        return Total(found, exact=True)
+    return Total(max(found, _estimate(db, query)), exact=False)
+
+
+def _estimate(db: Session, query: Select[Any]) -> int:
+    """The planner's row estimate for the query (from the table's statistics: no rows read)."""
+    compiled = query.with_only_columns(CallRecord.id).order_by(None).compile(db.get_bind())
+    # The driver's own placeholders and parameters, as SQLAlchemy compiled them.
+    result = db.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+    plan: Any = result.scalar()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def repeat_counts(db: Session, calls: Sequence[Any]) -> dict[int, int]:
     """For each call, how many calls its caller made in the 30 days up to it (itself included).
 
     One query for the whole page, bounded by the page's time span; the keys never leave here.
+    `calls`: records, or rows with their id, caller_key and started_at.
     """
     keyed = [call for call in calls if call.caller_key]
     if not keyed:
@@ -166,9 +196,9 @@ def repeat_counts(db: Session, calls: Sequence[CallRecord]) -> dict[int, int]:
     return result
 
 
-def chunks(items: Iterable[CallRecord], size: int) -> Iterable[list[CallRecord]]:
+def chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
     """Split a stream of records into lists of `size` (for the CSV's repeat counts)."""
-    chunk: list[CallRecord] = []
+    chunk: list[T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) >= size:

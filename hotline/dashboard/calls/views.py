@@ -6,21 +6,23 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, abort, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ...db import get_db, get_session
 from ...models.call import CallRecord
+from ...models.outcome import OutcomeReport
 from ...models.roster import Volunteer
+from ...outcomes.model import values_of
 from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
-from ..web.formatting import hotline_tz, local
+from ..web.formatting import hotline_tz
+from ..web.i18n import current_language, label, ngettext, outcome_text
 from ..web.i18n import gettext as _
-from ..web.i18n import label, ngettext
 from ..web.params import BadParams
 from . import bp
 from .query import (
@@ -36,6 +38,18 @@ from .query import (
 )
 
 CSV_CHUNK = 1000
+CSV_COLUMNS = (
+    CallRecord.id,
+    CallRecord.started_at,
+    CallRecord.topic,
+    CallRecord.language,
+    CallRecord.outcome,
+    CallRecord.wait_seconds,
+    CallRecord.duration_seconds,
+    CallRecord.answered_by_id,
+    CallRecord.ivr_path,
+    CallRecord.caller_key,  # for the repeat count only; never written out
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -45,6 +59,16 @@ def volunteer_names(db: Session, ids: set[int | None]) -> dict[int, Volunteer]:
     if not wanted:
         return {}
     return {v.id: v for v in db.scalars(select(Volunteer).where(Volunteer.id.in_(wanted)))}
+
+
+def report_answers(db: Session, call_ids: list[int]) -> dict[int, dict[str, object]]:
+    """The outcome report's answers of each of these calls that has one."""
+    rows = db.execute(
+        select(OutcomeReport.call_record_id, OutcomeReport.answers).where(
+            OutcomeReport.call_record_id.in_(call_ids)
+        )
+    )
+    return {call_id: answers for call_id, answers in rows if call_id is not None}
 
 
 def all_volunteers(db: Session) -> list[Volunteer]:
@@ -63,8 +87,8 @@ def calls() -> ResponseReturnValue:
     db = get_session()
     query = filtered(filters, hotline_tz())
     total = count(db, query)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if filters.page > pages:
+    pages = max(1, -(-total.number // PAGE_SIZE))
+    if filters.page > pages and total.exact:
         return BadParams(
             [
                 ngettext(
@@ -75,14 +99,18 @@ def calls() -> ResponseReturnValue:
     rows = db.scalars(
         ordered(query, filters.sort).limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
     ).all()
+    if not total.exact:  # an estimate: there is a next page as long as this one is full
+        pages = filters.page + 1 if len(rows) == PAGE_SIZE else filters.page
     audit.record("calllog_view", "call_log", None, detail=filters.describe())
     db.commit()
     return render_template(
         "calls/calls.html",
         calls=rows,
         filters=filters,
-        total=total,
+        total=total.number,
+        approximate=not total.exact,
         pages=pages,
+        estimated_pages=max(filters.page, -(-total.number // PAGE_SIZE)),
         repeats=repeat_counts(db, rows),
         names=volunteer_names(db, {row.answered_by_id for row in rows}),
         volunteers=all_volunteers(db),
@@ -143,6 +171,7 @@ def _csv_rows(filters: CallFilters) -> Iterator[str]:
 def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    fields = current_app.extensions["outcome_schema"].fields
     writer.writerow(
         [
             _("Call"),
@@ -155,14 +184,26 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
             _("Answered by"),
             _("IVR path"),
             _("Calls from this caller in 30 days"),
+            *(item.label(current_language()) for item in fields),
         ]
     )
     yield "\ufeff" + buffer.getvalue()  # the BOM makes Excel read Cyrillic as UTF-8
-    query = ordered(filtered(filters, hotline_tz()), filters.sort)
-    stream = db.scalars(query.execution_options(yield_per=CSV_CHUNK))
+    query = ordered(filtered(filters, hotline_tz()), filters.sort).with_only_columns(*CSV_COLUMNS)
+    # Plain rows, fetched CSV_CHUNK at a time (a server-side cursor on PostgreSQL): memory stays
+    # flat whatever the export's size, and no ORM object is built per call.
+    stream = db.execute(query.execution_options(yield_per=CSV_CHUNK))
+    tz = hotline_tz()
+    labels: dict[tuple[str, str | None], str] = {}  # a handful of words, translated once each
+
+    def label_of(kind: str, value: str | None) -> str:
+        if (kind, value) not in labels:
+            labels[(kind, value)] = label(kind, value)
+        return labels[(kind, value)]
+
     for chunk in chunks(stream, CSV_CHUNK):
         repeats = repeat_counts(db, chunk)
         names = volunteer_names(db, {call.answered_by_id for call in chunk})
+        answers = report_answers(db, [call.id for call in chunk])
         buffer.seek(0)
         buffer.truncate()
         for call in chunk:
@@ -171,15 +212,22 @@ def _csv_lines(db: Session, filters: CallFilters) -> Iterator[str]:
                 _cell(value)
                 for value in (
                     call.id,
-                    local(call.started_at, "%Y-%m-%d %H:%M:%S"),
-                    label("topic", call.topic),
-                    label("language", call.language),
-                    label("outcome", call.outcome),
+                    call.started_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                    label_of("topic", call.topic),
+                    label_of("language", call.language),
+                    label_of("outcome", call.outcome),
                     call.wait_seconds,
                     call.duration_seconds,
                     answered.display_name if answered else "",
                     " > ".join(call.ivr_path or []),
                     repeats.get(call.id, ""),
+                    *(
+                        ", ".join(
+                            outcome_text(item, v)
+                            for v in values_of(answers.get(call.id, {}), item.id)
+                        )
+                        for item in fields
+                    ),
                 )
             )
         yield buffer.getvalue()

@@ -15,7 +15,7 @@ from ...db import get_session
 from ...models.call import CallOutcome, CallRecord
 from ...models.callback import OPEN_STATUSES, CallbackRequest
 from ...redis_conn import get_redis
-from ...routing import line, line_store
+from ...routing import line, line_store, wrap_up
 from ...routing.claims import claimed_ids
 from ...telephony import room
 from ...telephony.callback_calls import runtime
@@ -40,15 +40,17 @@ STAGES = {
 }
 
 
-def _busy(ids: list[int]) -> set[int] | None:
+def _busy(ids: list[int]) -> tuple[set[int] | None, set[int]]:
+    """Who is claimed (on a call or being rung), and who of them is wrapping up after a call;
+    (None, empty) when Redis cannot say."""
     redis = get_redis()
     if redis is None:
-        return None
+        return None, set()
     try:
-        return claimed_ids(redis, ids)
+        return claimed_ids(redis, ids), wrap_up.in_wrap_up(redis, ids)
     except RedisError:
         log.warning("live view: Redis unavailable, free/busy unknown")
-        return None
+        return None, set()
 
 
 def _waiting_line() -> list[dict[str, object]] | None:
@@ -102,7 +104,7 @@ def live() -> ResponseReturnValue:
         if stage:
             stages[stage].append(call)
     on_shift = on_shift_now(active_volunteers(db), at, hotline_tz())
-    busy = _busy([v.id for v in on_shift])
+    busy, wrapping_up = _busy([v.id for v in on_shift])
     queue = db.scalars(
         select(CallbackRequest)
         .where(CallbackRequest.status.in_(OPEN_STATUSES))
@@ -115,6 +117,7 @@ def live() -> ResponseReturnValue:
         stages=stages,
         on_shift=on_shift,
         busy=busy,
+        wrapping_up=wrapping_up,
         queue=queue,
         waiting=_waiting_line(),
         rooms=_rooms(stages["connected"]),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ...db import get_session
 from ...models.roster import Volunteer
+from ...outcomes import store
 from ..accounts.access import current_user, requires
+from ..outcomes.mine import LIST_DAYS
 from ..web import audit
 from ..web.clock import now
 from ..web.formatting import hotline_tz
@@ -26,7 +30,14 @@ def me() -> ResponseReturnValue:
     """Shifts, whether on shift right now, and the availability switch."""
     volunteer = _volunteer()
     on_shift = bool(volunteer and on_shift_now([volunteer], now(), hotline_tz()))
-    return render_template("roster/me.html", volunteer=volunteer, on_shift=on_shift)
+    waiting = 0
+    if volunteer is not None:
+        since = now() - timedelta(days=LIST_DAYS)
+        calls = store.connected_calls(get_session(), since, volunteer.id)
+        waiting = sum(1 for call in calls if call.report is None)
+    return render_template(
+        "roster/me.html", volunteer=volunteer, on_shift=on_shift, waiting_reports=waiting
+    )
 
 
 @bp.post("/me/available")

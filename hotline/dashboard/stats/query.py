@@ -10,18 +10,22 @@ Definitions, shown on the page as well:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...localtime_sql import LocalParts, local_parts
+from ...models import DailyCalls, DailyUnanswered, DailyWaits
 from ...models.call import CallOutcome, CallRecord
+from ...outcomes import aggregates
 from ..calls.query import UNANSWERED
-from .localtime_sql import LocalParts, local_parts
 
 CONNECTED = CallOutcome.CONNECTED.value
 ABANDONED = CallOutcome.ABANDONED_WAITING.value
@@ -82,12 +86,69 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def compute(db: Session, period: Period, tz: ZoneInfo) -> Figures:
-    """Every figure of the statistics page, in three aggregate queries."""
+    """Every figure of the statistics page: closed days from the daily totals
+    (hotline.outcomes.aggregates), the days still open from the records, a few queries each."""
     figures = Figures()
-    _by_day_topic_language(db, period, tz, figures)
-    _unanswered_grid(db, period, tz, figures)
-    figures.median_wait = median_wait(db, period)
+    first = aggregates.local_day(period.start, tz)
+    last = aggregates.local_day(period.end - timedelta(microseconds=1), tz)
+    closed = aggregates.closed_days(db, first, last)
+    waits: Counter[int] = Counter()
+    if closed:
+        _from_daily_totals(db, min(closed), max(closed), period, figures, waits)
+    for run_first, run_last in aggregates.open_runs(first, last, closed):
+        start = max(period.start, aggregates.day_start(run_first, tz))
+        end = min(period.end, aggregates.day_start(run_last + timedelta(days=1), tz))
+        part = Period(start, end, period.topic, period.language)
+        _by_day_topic_language(db, part, tz, figures)
+        _unanswered_grid(db, part, tz, figures)
+        waits.update(wait_counts(db, part))
+    figures.median_wait = median(waits)
     return figures
+
+
+def _daily_where(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
+    conditions = [table.day >= first, table.day <= last]
+    if period.topic:
+        conditions.append(table.topic == period.topic)
+    if period.language:
+        conditions.append(table.language == period.language)
+    return conditions
+
+
+def _from_daily_totals(
+    db: Session, first: date, last: date, period: Period, figures: Figures, waits: Counter[int]
+) -> None:
+    rows = db.execute(
+        select(
+            DailyCalls.day, DailyCalls.topic, DailyCalls.language, DailyCalls.calls,
+            DailyCalls.asked, DailyCalls.connected, DailyCalls.unanswered,
+        ).where(*_daily_where(DailyCalls, first, last, period))
+    )  # fmt: skip
+    _add_day_rows(rows, figures)
+    hours = db.execute(
+        select(
+            DailyUnanswered.day, DailyUnanswered.hour, func.sum(DailyUnanswered.missed),
+            func.sum(DailyUnanswered.abandoned),
+        )
+        .where(*_daily_where(DailyUnanswered, first, last, period))
+        .group_by(DailyUnanswered.day, DailyUnanswered.hour)
+    )  # fmt: skip
+    for day, hour, missed, abandoned in hours:
+        weekday = _as_date(day).weekday()
+        known = figures.unanswered_grid[weekday][int(hour)]
+        figures.unanswered_grid[weekday][int(hour)] = (
+            known[0] + int(missed or 0), known[1] + int(abandoned or 0),
+        )  # fmt: skip
+    for wait, n in db.execute(
+        select(DailyWaits.wait_seconds, func.sum(DailyWaits.calls))
+        .where(*_daily_where(DailyWaits, first, last, period))
+        .group_by(DailyWaits.wait_seconds)
+    ):
+        waits[int(wait)] += int(n or 0)
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _parts(db: Session, period: Period, tz: ZoneInfo) -> LocalParts:
@@ -113,6 +174,11 @@ def _by_day_topic_language(db: Session, period: Period, tz: ZoneInfo, figures: F
         .where(*_where(period))
         .group_by(parts.day, CallRecord.topic, CallRecord.language)
     )
+    _add_day_rows(rows, figures)
+
+
+def _add_day_rows(rows: Iterable[Any], figures: Figures) -> None:
+    """Add (day, topic, language, calls, asked, connected, unanswered) rows to the figures."""
     for value, topic, language, calls, asked_n, connected, unanswered in rows:
         counts = Counts(int(calls), int(asked_n or 0), int(connected or 0), int(unanswered or 0))
         key = (topic or NONE, language or NONE)
@@ -120,8 +186,7 @@ def _by_day_topic_language(db: Session, period: Period, tz: ZoneInfo, figures: F
         figures.total.add(counts)
         figures.by_topic[key[0]].add(counts)
         figures.by_language[key[1]].add(counts)
-        local_day = value if isinstance(value, date) else date.fromisoformat(str(value))
-        day_counts = figures.per_day[local_day]
+        day_counts = figures.per_day[_as_date(value)]
         day_counts[key[0]] = day_counts.get(key[0], 0) + counts.calls
 
 
@@ -138,15 +203,20 @@ def _unanswered_grid(db: Session, period: Period, tz: ZoneInfo, figures: Figures
         .group_by(parts.weekday, parts.hour)
     )
     for weekday, hour, missed, abandoned in rows:
-        figures.unanswered_grid[int(weekday)][int(hour)] = (int(missed or 0), int(abandoned or 0))
+        known = figures.unanswered_grid[int(weekday)][int(hour)]
+        figures.unanswered_grid[int(weekday)][int(hour)] = (
+            known[0] + int(missed or 0), known[1] + int(abandoned or 0),
+        )  # fmt: skip
 
 
 def median_wait(db: Session, period: Period) -> float | None:
-    """The median wait of connected calls, from their distribution counted in the database.
+    """The median wait of connected calls in the period, from the records."""
+    return median(wait_counts(db, period))
 
-    Waits are whole seconds, so the database returns one row per distinct wait (a few hundred)
-    instead of sorting every call, and the middle is found by walking those counts.
-    """
+
+def wait_counts(db: Session, period: Period) -> Counter[int]:
+    """How many connected calls waited each whole number of seconds, counted in the database
+    (one row per distinct wait, a few hundred, instead of every call)."""
     rows = db.execute(
         select(CallRecord.wait_seconds, func.count())
         .where(
@@ -155,18 +225,22 @@ def median_wait(db: Session, period: Period) -> float | None:
             CallRecord.wait_seconds.is_not(None),
         )
         .group_by(CallRecord.wait_seconds)
-        .order_by(CallRecord.wait_seconds)
-    ).all()
-    total = sum(int(n) for _, n in rows)
+    )
+    return Counter({int(wait or 0): int(n) for wait, n in rows})
+
+
+def median(waits: Counter[int]) -> float | None:
+    """The median of a distribution of whole seconds, found by walking its counts."""
+    total = sum(waits.values())
     if total == 0:
         return None
     # 1-based positions of the middle value(s): equal for an odd count.
     low, high = (total + 1) // 2, (total + 2) // 2
     seen, values = 0, list[float]()
-    for wait, n in rows:
+    for wait in sorted(waits):
         first = seen + 1
-        seen += int(n)
-        values.extend(float(wait or 0) for position in (low, high) if first <= position <= seen)
+        seen += waits[wait]
+        values.extend(float(wait) for position in (low, high) if first <= position <= seen)
         if seen >= high:
             break
     return sum(values) / len(values)

@@ -7,24 +7,27 @@ import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from ...db import get_session
+from ...outcomes import figures as outcome_figures
+from ...outcomes.figures import Count, OutcomeFigures
+from ...outcomes.model import YES, OutcomeSchema
 from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
 from ..web.formatting import hotline_tz
 from ..web.i18n import gettext as _
-from ..web.i18n import label
+from ..web.i18n import label, outcome_text
 from ..web.params import BadParams
 from ..web.periods import local_today
 from . import bp
 from .callback_stats import callback_counts
 from .query import NONE, Figures, compute
-from .suppression import THRESHOLD, SuppressedTable, suppress
-from .views import PeriodChoice, parse_period, to_period
+from .suppression import THRESHOLD, SuppressedTable, primary_only, suppress
+from .views import PeriodChoice, parse_period, people_note, to_period
 
 CALLBACK_STATUSES = ("completed", "failed", "expired", "cancelled", "open")
 
@@ -35,6 +38,9 @@ class ReportTable:
     rows: list[str]  # labels, without the total row
     columns: list[str]  # labels, without the total column
     table: SuppressedTable
+    # False for counts that do not add up (distinct people): no totals, small cells hidden.
+    totals: bool = True
+    note: str | None = None
 
 
 def previous_month(today: date) -> tuple[date, date]:
@@ -85,7 +91,61 @@ def build_tables(figures: Figures, callbacks: dict[str, int]) -> list[ReportTabl
 def _load(choice: PeriodChoice) -> list[ReportTable]:
     db = get_session()
     period = to_period(choice)
-    return build_tables(compute(db, period, hotline_tz()), callback_counts(db, period))
+    tables = build_tables(compute(db, period, hotline_tz()), callback_counts(db, period))
+    outcomes = outcome_figures.for_days(db, hotline_tz(), choice.first, choice.last)
+    return tables + outcome_tables(outcomes, current_app.extensions["outcome_schema"])
+
+
+def _options(schema: OutcomeSchema, field_id: str, seen: set[str]) -> list[str]:
+    # The file's options, then any retired option old reports still count.
+    item = schema.field(field_id)
+    known = [o.id for o in item.options] if item else []
+    return known + sorted(seen - set(known))
+
+
+def outcome_tables(figures: OutcomeFigures, schema: OutcomeSchema) -> list[ReportTable]:
+    """The outcome reports' tables: each field by sex (calls), people by kind of harm."""
+    sex_field = schema.field("sex")
+    sexes = _options(schema, "sex", {s for cells in figures.by_sex.values() for _, s in cells})
+    sex_names = [outcome_text(sex_field, s) for s in sexes]
+    several = _("A call can name several options, so the rows add up to more than the calls.")
+    tables = []
+    for field_id, title, note in (
+        ("harm", _("Calls by kind of harm and sex of the person affected"), several),
+        ("age_band", _("Calls by age band and sex of the person affected"), None),
+        ("given", _("Consultations by type and sex of the person affected"), several),
+        ("referrals", _("Referrals by destination and sex of the person affected"), several),
+    ):
+        cells = figures.by_sex.get(field_id, {})
+        options = _options(schema, field_id, {option for option, _ in cells})
+        grid = [[cells.get((o, s), Count()).calls for s in sexes] for o in options]
+        item = schema.field(field_id)
+        names = [outcome_text(item, o) for o in options]
+        tables.append(ReportTable(title, names, sex_names, suppress(grid), note=note))
+    sheltered = figures.by_sex.get("shelter_admitted", {})
+    tables.append(
+        ReportTable(
+            _("Shelter admissions by sex"),
+            [_("Admitted to the shelter")],
+            sex_names,
+            suppress([[sheltered.get((YES, s), Count()).calls for s in sexes]]),
+        )
+    )
+    if figures.reported.people is None:
+        return tables  # a period before the last purge: its totals keep no caller keys
+    harms = _options(schema, "harm", set(figures.by_field.get("harm", {})))
+    people = [[figures.count("harm", h).people or 0] for h in harms]
+    tables.append(
+        ReportTable(
+            _("People helped by kind of harm"),
+            [outcome_text(schema.field("harm"), h) for h in harms],
+            [_("People")],
+            primary_only(people),
+            totals=False,
+            note=people_note(),
+        )
+    )
+    return tables
 
 
 def _choice() -> PeriodChoice:
@@ -99,6 +159,17 @@ def _choice() -> PeriodChoice:
 @supervisor_only
 def report() -> ResponseReturnValue:
     """The funders' report for a period (default: last month)."""
+    return _page(printable=False)
+
+
+@bp.get("/report/print")
+@supervisor_only
+def report_print() -> ResponseReturnValue:
+    """The same report as a page to print: no menus, no forms."""
+    return _page(printable=True)
+
+
+def _page(printable: bool) -> ResponseReturnValue:
     try:
         choice = _choice()
     except BadParams as error:
@@ -106,7 +177,13 @@ def report() -> ResponseReturnValue:
     tables = _load(choice)
     audit.record("report_view", "report", None, detail=f"from={choice.first} to={choice.last}")
     get_session().commit()
-    return render_template("stats/report.html", choice=choice, tables=tables, threshold=THRESHOLD)
+    return render_template(
+        "stats/report.html",
+        choice=choice,
+        tables=tables,
+        threshold=THRESHOLD,
+        printable=printable,
+    )
 
 
 @bp.get("/report.csv")
@@ -123,10 +200,13 @@ def report_csv() -> ResponseReturnValue:
     writer.writerow([_("Period"), choice.first.isoformat(), choice.last.isoformat()])
     for item in tables:
         writer.writerow([])
-        writer.writerow([item.title, *item.columns, _("Total")])
-        for r, name in enumerate([*item.rows, _("Total")]):
-            cells = [item.table.shown(r, c) for c in range(len(item.columns) + 1)]
+        total = [_("Total")] if item.totals else []
+        writer.writerow([item.title, *item.columns, *total])
+        for r, name in enumerate([*item.rows, *total]):
+            cells = [item.table.shown(r, c) for c in range(len(item.columns) + len(total))]
             writer.writerow([name, *("*" if v is None else v for v in cells)])
+        if item.note:
+            writer.writerow([item.note])
     writer.writerow([])
     writer.writerow([_("* hidden: fewer than %(n)s, or would reveal such a cell", n=THRESHOLD)])
     audit.record("report_export", "report", None, detail=f"from={choice.first} to={choice.last}")

@@ -57,6 +57,13 @@ def suppress(cells: list[list[int]], threshold: int = THRESHOLD) -> SuppressedTa
     return SuppressedTable(grid=grid, hidden=hidden)
 
 
+def primary_only(cells: list[list[int]], threshold: int = THRESHOLD) -> SuppressedTable:
+    """Hide cells from 1 to threshold - 1, for counts published without totals (distinct
+    people do not add up, so no cell can be worked out from the others)."""
+    grid = [list(row) for row in cells]
+    return SuppressedTable(grid=grid, hidden=[[0 < v < threshold for v in row] for row in grid])
+
+
 def _complement(
     grid: list[list[int]], hidden: list[list[bool]], line: list[Position], height: int, width: int
 ) -> Position | None:

@@ -6,17 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from ...db import get_session
+from ...outcomes import figures as outcome_figures
+from ...outcomes.figures import Count, OutcomeFigures
 from ...routing.policy import LANGUAGES, TOPICS
 from ..accounts.access import supervisor_only
 from ..web import audit
 from ..web.clock import now
 from ..web.formatting import date_text, hotline_tz
-from ..web.i18n import N_, WEEKDAYS, label, ngettext
+from ..web.i18n import N_, WEEKDAYS, current_language, label, ngettext, outcome_text
 from ..web.i18n import gettext as _
 from ..web.params import BadParams, a_date, one_of
 from ..web.periods import bounds, local_today
@@ -148,6 +150,9 @@ def stats() -> ResponseReturnValue:
     period = to_period(choice)
     figures = compute(db, period, hotline_tz())
     callbacks = callback_counts(db, period)
+    outcomes = outcome_figures.for_days(
+        db, hotline_tz(), choice.first, choice.last, choice.topic, choice.language
+    )
     audit.record("stats_view", "statistics", None, detail=_describe(choice))
     db.commit()
     return render_template(
@@ -156,10 +161,38 @@ def stats() -> ResponseReturnValue:
         figures=figures,
         callbacks=callbacks,
         charts=_charts(choice, figures, callbacks),
+        outcomes=outcomes,
+        outcome_tables=outcome_tables(outcomes),
+        people_note=people_note(),
         topics=TOPICS,
         languages=LANGUAGES,
         none=NONE,
         presets=presets(today),
+    )
+
+
+@dataclass(frozen=True)
+class OutcomeTable:
+    title: str
+    rows: list[tuple[str, Count]]  # option label, calls and people
+
+
+def outcome_tables(figures: OutcomeFigures) -> list[OutcomeTable]:
+    """One table per outcome field: each option with its calls and people (retired ones too)."""
+    tables = []
+    for item in current_app.extensions["outcome_schema"].fields:
+        counted = figures.by_field.get(item.id, {})
+        options = [o.id for o in item.options] + sorted(set(counted) - {o.id for o in item.options})
+        rows = [(outcome_text(item, o), counted.get(o, Count())) for o in options]
+        tables.append(OutcomeTable(item.label(current_language()), rows))
+    return tables
+
+
+def people_note() -> str:
+    return _(
+        "People: different phone numbers among the calls (a keyed hash of each number), so "
+        "one phone shared by two people counts once and one person calling from two phones "
+        "counts twice; calls from a withheld number count no one."
     )
 
 

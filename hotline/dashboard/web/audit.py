@@ -47,6 +47,9 @@ ACTIONS = (
     "volunteer_view",
     "users_view",
     "audit_view",
+    "outcomes_pending_view",
+    "outcome_view",
+    "outcome_correct",
 )
 
 

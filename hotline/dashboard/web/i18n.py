@@ -14,6 +14,8 @@ from babel.numbers import format_decimal
 from flask import Flask, g, has_app_context, request
 from flask_babel import Babel, get_translations
 
+from ...outcomes.model import Field
+
 LANGUAGES: dict[str, str] = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
 DEFAULT_LANGUAGE = "ru"
 COOKIE_NAME = "hotline_lang"  # the login page's choice, before there is an account to store it
@@ -90,11 +92,16 @@ AUDIT_LABELS = {
     "volunteer_view": N_("Viewed a volunteer"),
     "users_view": N_("Viewed the accounts"),
     "audit_view": N_("Viewed the audit log"),
+    "outcomes_pending_view": N_("Viewed the pending reports"),
+    "outcome_view": N_("Viewed a call report"),
+    "outcome_correct": N_("Corrected a call report"),
 }
 # What an audited action was done to (AuditEvent.object_type).
 OBJECT_LABELS = {
     "call": N_("Call"),
     "call_log": N_("Call log"),
+    "outcome_report": N_("Call report"),
+    "outcome_reports": N_("Pending reports"),
     "callback": N_("Callback request"),
     "report": N_("Report for funders"),
     "shift": N_("Shift"),
@@ -158,6 +165,15 @@ def label(kind: str, value: str | None) -> str:
         "object": OBJECT_LABELS,
     }[kind]
     return gettext(table[value]) if value in table else value
+
+
+def outcome_text(item: Field | None, option_id: str) -> str:
+    """An outcome answer in the reader's language (config/outcomes.yaml's labels), or
+    "retired option (id)" when the file no longer offers it: old reports keep their value."""
+    option = item.option(option_id) if item else None
+    if option is None:
+        return gettext("retired option (%(id)s)", id=option_id)
+    return option.label(current_language())
 
 
 def ordinal(n: int, lang: str | None = None) -> str:
