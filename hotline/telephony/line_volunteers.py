@@ -215,6 +215,9 @@ def leg_status() -> Response:
         snapshot = keeper().current()
         if snapshot is not None:
             snapshot.call_ended(volunteer_id, utcnow())
+        # Before the release: the claim passes from the call to the wrap-up time (the report, or
+        # routing.yaml's wrap_up_seconds, frees them; the next wait document offers them again).
+        claimer().wrap_up(volunteer_id, sid)
         claimer().release(claim_owner(sid))
         kick()
         _volunteer_left(redis, sid)

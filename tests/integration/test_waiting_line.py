@@ -8,7 +8,9 @@ through in a conference after the volunteer finishes the first call, hears the w
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from faults import PrivateRedis
@@ -25,6 +27,7 @@ from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
 from hotline.telephony import room
 
+ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = "+77270000000"
 DANA = "+77011110001"
 ROSTER = f"""
@@ -45,10 +48,25 @@ def fake_twilio():
         yield fake
 
 
-def line_app(database_url, redis_url, fake_twilio):
+def config_dir(tmp_path: Path, wrap_up_seconds: int = 0) -> Path:
+    """The shipped config, with the wrap-up after a call set (0: the volunteer frees up the
+    moment a call ends, as if they reported at once; wrap-up has its own test below)."""
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    routing = (config / "routing.yaml").read_text()
+    assert "wrap_up_seconds: 120" in routing
+    routing = routing.replace("wrap_up_seconds: 120", f"wrap_up_seconds: {wrap_up_seconds}")
+    (config / "routing.yaml").write_text(routing)
+    return config
+
+
+def line_app(database_url, redis_url, fake_twilio, config: Path):
     settings = Settings.from_env(
         test_env(
-            DATABASE_URL=database_url, REDIS_URL=redis_url, TWILIO_API_BASE_URL=fake_twilio.base_url
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            TWILIO_API_BASE_URL=fake_twilio.base_url,
+            HOTLINE_CONFIG_DIR=str(config),
         )
     )
     app = create_app(settings)
@@ -59,8 +77,8 @@ def line_app(database_url, redis_url, fake_twilio):
 
 
 @pytest.fixture
-def app(database_url, redis_client, fake_twilio):
-    app = line_app(database_url, redis_test_url(), fake_twilio)
+def app(database_url, redis_client, fake_twilio, tmp_path):
+    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir(tmp_path))
     yield app
     app.extensions["db"].dispose()
 
@@ -311,8 +329,8 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def app_with_private_redis(sqlite_url, private_redis, fake_twilio):
-    app = line_app(sqlite_url, private_redis.url, fake_twilio)
+def app_with_private_redis(sqlite_url, private_redis, fake_twilio, tmp_path):
+    app = line_app(sqlite_url, private_redis.url, fake_twilio, config_dir(tmp_path))
     yield app
     app.extensions["db"].dispose()
 
@@ -418,3 +436,33 @@ def test_a_conference_event_for_an_unknown_call_gets_a_2xx_and_changes_nothing(
     assert response.status_code == 200 and list(parse(response.data)) == []
     assert room.state(redis_client, stranger) == {}
     assert twilio.post(url, form, signed=False).status_code == 403
+
+
+# --- wrap-up: a volunteer who just finished a call is offered the next caller once it is over ----
+
+
+@pytest.fixture
+def app_with_wrap_up(database_url, redis_client, fake_twilio, tmp_path):
+    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir(tmp_path, 120))
+    yield app
+    app.extensions["db"].dispose()
+
+
+def test_a_waiting_caller_is_offered_the_volunteer_when_their_wrap_up_is_over(
+    app_with_wrap_up, fake_twilio, redis_client
+):
+    from hotline.routing import wrap_up
+
+    twilio = TwilioWebhooks(app_with_wrap_up.test_client())
+    first, first_root = connect_first_caller(twilio, fake_twilio)
+    params, root = wait_in_line(twilio, fake_twilio)
+    end_first_call(twilio, first, first_root)
+    time.sleep(0.5)
+    assert not fake_twilio.created  # the volunteer is wrapping up: nobody is rung yet
+    assert "очереди - 1" in all_speech(waits(twilio, root, params))
+    # The report is saved (or wrap_up_seconds pass): the next wait document offers them.
+    volunteer_id = next(iter(claims.claimed_ids(redis_client, range(1, 10))))
+    assert wrap_up.finish(redis_client, volunteer_id, wrap_up.call_owner(first["CallSid"]))
+    waits(twilio, root, params)
+    (created,) = fake_twilio.wait_for(1)
+    assert created.params["To"] == DANA
