@@ -8,20 +8,25 @@ through in a conference after the volunteer finishes the first call, hears the w
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from faults import PrivateRedis
 from sqlalchemy import select
-from support import ALWAYS_ON_SHIFT, TwilioWebhooks, redis_test_url, test_env
+from support import (
+    ALWAYS_ON_SHIFT,
+    TwilioWebhooks,
+    config_without_wrap_up,
+    redis_test_url,
+    test_env,
+)
 from twilio_fake import FakeTwilio
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
 
 from hotline import create_app
 from hotline.models import CallRecord
-from hotline.routing import claims, line_store
+from hotline.routing import claims, line_store, wrap_up
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
@@ -42,31 +47,27 @@ volunteers:
 """
 
 
+def _config_tmp():
+    import tempfile
+
+    return tempfile.gettempdir() + "/hotline-line-tests"
+
+
 @pytest.fixture
 def fake_twilio():
     with FakeTwilio() as fake:
         yield fake
 
 
-def config_dir(tmp_path: Path, wrap_up_seconds: int = 0) -> Path:
-    """The shipped config, with the wrap-up after a call set (0: the volunteer frees up the
-    moment a call ends, as if they reported at once; wrap-up has its own test below)."""
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    routing = (config / "routing.yaml").read_text()
-    assert "wrap_up_seconds: 120" in routing
-    routing = routing.replace("wrap_up_seconds: 120", f"wrap_up_seconds: {wrap_up_seconds}")
-    (config / "routing.yaml").write_text(routing)
-    return config
-
-
-def line_app(database_url, redis_url, fake_twilio, config: Path):
+def line_app(database_url, redis_url, fake_twilio, config_dir=None):
+    """The app with one volunteer. With no config_dir, wrap-up is off: the volunteer is free the
+    moment a call ends, as if they reported at once (wrap-up with the line: its own test below)."""
     settings = Settings.from_env(
         test_env(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
             TWILIO_API_BASE_URL=fake_twilio.base_url,
-            HOTLINE_CONFIG_DIR=str(config),
+            HOTLINE_CONFIG_DIR=config_dir or config_without_wrap_up(_config_tmp()),
         )
     )
     app = create_app(settings)
@@ -77,8 +78,8 @@ def line_app(database_url, redis_url, fake_twilio, config: Path):
 
 
 @pytest.fixture
-def app(database_url, redis_client, fake_twilio, tmp_path):
-    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir(tmp_path))
+def app(database_url, redis_client, fake_twilio):
+    app = line_app(database_url, redis_test_url(), fake_twilio)
     yield app
     app.extensions["db"].dispose()
 
@@ -329,8 +330,8 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def app_with_private_redis(sqlite_url, private_redis, fake_twilio, tmp_path):
-    app = line_app(sqlite_url, private_redis.url, fake_twilio, config_dir(tmp_path))
+def app_with_private_redis(sqlite_url, private_redis, fake_twilio):
+    app = line_app(sqlite_url, private_redis.url, fake_twilio)
     yield app
     app.extensions["db"].dispose()
 
@@ -438,31 +439,41 @@ def test_a_conference_event_for_an_unknown_call_gets_a_2xx_and_changes_nothing(
     assert twilio.post(url, form, signed=False).status_code == 403
 
 
-# --- wrap-up: a volunteer who just finished a call is offered the next caller once it is over ----
+# --- the line and wrap-up ---------------------------------------------------------------------
 
 
 @pytest.fixture
-def app_with_wrap_up(database_url, redis_client, fake_twilio, tmp_path):
-    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir(tmp_path, 120))
+def app_with_wrap_up(database_url, redis_client, fake_twilio):
+    app = line_app(database_url, redis_test_url(), fake_twilio, config_dir=str(ROOT / "config"))
     yield app
     app.extensions["db"].dispose()
 
 
-def test_a_waiting_caller_is_offered_the_volunteer_when_their_wrap_up_is_over(
+def test_a_waiting_caller_is_offered_to_the_volunteer_only_when_their_wrap_up_ends(
     app_with_wrap_up, fake_twilio, redis_client
 ):
-    from hotline.routing import wrap_up
-
     twilio = TwilioWebhooks(app_with_wrap_up.test_client())
     first, first_root = connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
-    time.sleep(0.5)
-    assert not fake_twilio.created  # the volunteer is wrapping up: nobody is rung yet
+    twilio.post("/twilio/status", dict(first, CallStatus="completed", CallDuration="300"))
+    # Dana is writing her report: the caller keeps waiting and hears their place.
     assert "очереди - 1" in all_speech(waits(twilio, root, params))
-    # The report is saved (or wrap_up_seconds pass): the next wait document offers them.
-    volunteer_id = next(iter(claims.claimed_ids(redis_client, range(1, 10))))
-    assert wrap_up.finish(redis_client, volunteer_id, wrap_up.call_owner(first["CallSid"]))
+    time.sleep(0.5)  # the matcher runs off the request's thread: give it time to (not) ring
+    assert not fake_twilio.created
+    record = record_of(app_with_wrap_up, first["CallSid"])
+    dana = record.answered_by_id
+    # Her report ends the wrap-up (what the report page does); the next wait document's poll of
+    # the matcher rings her for the waiting caller.
+    assert wrap_up.finish(redis_client, dana, wrap_up.call_owner(first["CallSid"]))
     waits(twilio, root, params)
     (created,) = fake_twilio.wait_for(1)
-    assert created.params["To"] == DANA
+    leg = volunteer_leg(created)
+    whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
+    post(twilio, gather(whisper).get("action"), leg, Digits="1")
+    # That conversation, from the line, ends: her claim passes to wrap-up again.
+    post(twilio, created.params["StatusCallback"], dict(leg, CallStatus="completed",
+                                                         CallDuration="120"))  # fmt: skip
+    assert redis_client.get(claims.claim_key(dana)) == (
+        wrap_up.call_owner(params["CallSid"]).encode()
+    )
