@@ -106,3 +106,15 @@ def finalize(
         record.outcome = CallOutcome.ABANDONED_IN_MENU.value
     elif record.outcome == CallOutcome.ROUTING.value:
         record.outcome = CallOutcome.ABANDONED_WAITING.value
+
+
+def partners_reached(ivr_path: Iterable[str] | None) -> list[str]:
+    """The partners a warm transfer reached on this call (ids, in order, once each): what the
+    volunteer's outcome report offers as referrals already made."""
+    reached: list[str] = []
+    for step in ivr_path or ():
+        parts = step.split(":")
+        answered = len(parts) >= 3 and parts[0] == "transfer" and parts[2] == "answered"
+        if answered and parts[1] not in reached:
+            reached.append(parts[1])
+    return reached

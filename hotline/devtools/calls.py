@@ -26,7 +26,12 @@ class CreatedCall:
 
     def summary(self) -> dict[str, Any]:
         """What the simulator needs to play this call's phone."""
-        return {"sid": self.sid, "status": self.status, "params": self.params}
+        return {
+            "sid": self.sid,
+            "status": self.status,
+            "params": self.params,
+            "updates": list(self.updates),
+        }
 
 
 def call_resource(account: str, call: CreatedCall) -> dict[str, Any]:

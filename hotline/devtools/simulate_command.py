@@ -44,6 +44,16 @@ def add_arguments(sim: argparse.ArgumentParser) -> None:
         help="what the caller's phone does when called back (default answer)",
     )  # fmt: skip
     sim.add_argument(
+        "--line", action="store_true",
+        help="play the waiting line: a first caller holds the only free volunteer for --talk "
+        "seconds (default 3) while a second waits, then is put through in a conference "
+        "(needs the local Twilio stand-in, TWILIO_API_BASE_URL)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--transfer", metavar="KEY",
+        help="with --line: the volunteer then presses * and KEY in the partner menu",
+    )  # fmt: skip
+    sim.add_argument(
         "--wait", type=float, default=60.0, metavar="SECONDS",
         help="how long to wait for the callback to ring (default 60)",
     )  # fmt: skip
@@ -51,6 +61,8 @@ def add_arguments(sim: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Play the call (unless only --answer-callback is given), then the callback if asked."""
+    if args.line:
+        return _line(args, settings)
     status = 0
     if args.keys is not None or not args.answer_callback:
         status = _call(args, settings)
@@ -109,6 +121,25 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
     for exchange in refused:
         print(f"  !! {exchange.url} answered {exchange.status}", file=sys.stderr)
     return 1 if refused else 0
+
+
+def _line(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.twilio_api_base_url:
+        print(
+            "TWILIO_API_BASE_URL is not set: the line rings volunteers through the REST API, "
+            "which would ring real phones. `./dev run` starts a local stand-in and sets it.",
+            file=sys.stderr,
+        )
+        return 2
+    from .line_play import LinePlay
+
+    base_url = (args.url or settings.public_base_url).rstrip("/")
+    play = LinePlay(base_url, settings.twilio_api_base_url, settings.twilio_auth_token, print)
+    try:
+        return play.play(args.keys or "2,1", args.talk or 3.0, args.transfer)
+    except (OSError, TimeoutError, RuntimeError) as error:
+        print(f"the line could not be played: {error}", file=sys.stderr)
+        return 1
 
 
 def _callback(args: argparse.Namespace, settings: Settings) -> int:

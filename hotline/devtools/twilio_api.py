@@ -45,7 +45,8 @@ _CALL = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
 _PARTICIPANT = re.compile(
     r"^/2010-04-01/Accounts/(AC\w+)/Conferences/(CF\w+)/Participants/(CA\w+)\.json$"
 )
-_LOCAL_CALL = re.compile(r"^/_local/calls/(CA\w+)/(answer|end)$")
+_LOCAL_CALL = re.compile(r"^/_local/calls/(CA\w+)/(answer|end|hold)$")
+_LOCAL_ONE = re.compile(r"^/_local/calls/(CA\w+)$")
 LOCAL_CALLS = "/_local/calls"
 DEFAULT_TIMEOUT_SECONDS = 60  # Twilio's default ring time for Calls.create
 
@@ -234,6 +235,14 @@ class LocalTwilio:
                     with twilio._lock:
                         calls = [call.summary() for call in twilio.created]
                     self._json(200, {"calls": calls})
+                elif one := _LOCAL_ONE.match(path):
+                    with twilio._lock:
+                        found = twilio._find(one.group(1))
+                        summary = found.summary() if found is not None else None
+                    if summary is None:
+                        self._not_found()
+                    else:
+                        self._json(200, summary)
                 elif match is None:
                     self._not_found()
                 elif self._authorized(match.group(1)):
@@ -370,6 +379,13 @@ class LocalTwilio:
                 self._json(200, participant_resource(account, conference, call, form))
 
             def _local(self, sid: str, action: str, form: dict[str, str]) -> None:
+                if action == "hold":
+                    # An incoming call the simulator places: Twilio now holds it, in progress.
+                    twilio.add_call(sid, in_progress=True)
+                    call = twilio.call(sid)
+                    assert call is not None
+                    self._json(200, call.summary())
+                    return
                 if action == "answer":
                     call = twilio.answer(sid)
                     if call is None:

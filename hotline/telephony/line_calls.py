@@ -21,10 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-import threading
-import time
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -32,29 +28,18 @@ from redis import Redis
 from redis.exceptions import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
-from ..callbacks.runtime import DialError
 from ..calllog.journal import Event, event
-from ..crypto import decrypt
 from ..ivr import engine, speech
 from ..ivr.model import CallState
 from ..models import utcnow
 from ..redis_conn import redis_gate
 from ..routing import line, line_store
-from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
 from ..routing.line import LineSettings, WaitingCaller
-from ..routing.policy import LANGUAGES, TOPICS
 from . import consent, flow_registry, room, transfer, twiml
 from .dialing import (
-    WHISPER_KEY_TIMEOUT_SECONDS,
-    claimer,
-    flag,
-    hang_up_volunteer,
-    keeper,
     nobody_can_answer,
     policy,
     recorder,
-    set_flag,
-    whisper_utterances,
 )
 from .edge import (
     audio_url,
@@ -76,12 +61,8 @@ require_twilio_signature(bp)
 
 LINE_FLOW = "line"
 QUEUE_NAME = "hotline"  # one Twilio queue; who is offered to whom is decided by our line
-REDIRECT_TIMEOUT_SECONDS = 3.0  # the volunteer waits on this; the wait document is the fallback
-_MATCH_LOCK_MS = 10_000
-_AGAIN_KEY = "hotline:line:match-again"
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _CONFERENCE_SID = re.compile(r"^CF[0-9a-fA-F]{32}$")
-_MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
 def line_settings() -> LineSettings:
@@ -347,300 +328,15 @@ def conference_status() -> Response:
     return xml(twiml.empty())
 
 
-# --- the volunteer's leg ----------------------------------------------------------------------
-
-
-def _leg() -> tuple[str, int, int, CallState, str] | None:
-    sid = request.args.get("call", "")
-    volunteer_id = small_int(request.args.get("v"), 12)
-    seq = small_int(request.args.get("n"), 2)
-    whisper_language = request.args.get("wl", "ru")
-    topic, language = request.args.get("topic"), request.args.get("lang")
-    if not _CALL_SID.match(sid) or volunteer_id is None or seq is None:
-        return None
-    if whisper_language not in LANGUAGES or topic not in TOPICS:
-        return None
-    state = CallState(language=language if language in LANGUAGES else None, topic=topic)
-    return sid, volunteer_id, seq, state, whisper_language
-
-
-def _still_offered(sid: str, volunteer_id: int) -> bool:
-    redis = _redis()
-    if redis is None:
-        return False
-    try:
-        caller, outcome = line_store.find(redis, sid)
-    except RedisError as exc:
-        redis_gate().failed(exc)
-        return False
-    return caller is not None and outcome is None and caller.offered_to == volunteer_id
-
-
-def _leg_url(path: str, sid: str, volunteer_id: int, seq: int, state: CallState, wl: str,
-             tries: int = 0) -> str:  # fmt: skip
-    return url(
-        path, call=sid, v=volunteer_id, n=seq, topic=state.topic, lang=state.language, wl=wl,
-        tries=tries or None,
-    )  # fmt: skip
-
-
-@bp.post("/whisper")
-def whisper() -> Response:
-    """The volunteer's phone answered a line call: a machine is hung up on, a person hears the
-    topic and language and presses 1."""
-    leg = _leg()
-    if leg is None:
-        return xml(hang_up_volunteer("ru", thank=False))
-    sid, volunteer_id, seq, state, wl = leg
-    answered_by = request.form.get("AnsweredBy", "human")
-    if answered_by in _MACHINE:
-        recorder().record([event("whisper", sid, seq=seq, volunteer=volunteer_id,
-                                 outcome=RingOutcome.NO_KEY.value)])  # fmt: skip
-        return xml(hang_up_volunteer(wl, thank=False))
-    if not _still_offered(sid, volunteer_id):
-        return xml(hang_up_volunteer(wl, thank=False))  # the caller left the line meanwhile
-    tries = small_int(request.args.get("tries"), 2) or 0
-    answer_url = _leg_url("/twilio/line/whisper/answer", sid, volunteer_id, seq, state, wl, tries)
-    said = whisper_utterances(state, wl)
-    return xml(
-        twiml.ask_for_one_key(said, answer_url, answer_url, audio_url, WHISPER_KEY_TIMEOUT_SECONDS)
-    )
-
-
-@bp.post("/whisper/answer")
-def whisper_answer() -> Response:
-    """1: the volunteer and the caller meet in the conference; anything else frees them both."""
-    leg = _leg()
-    if leg is None:
-        return xml(hang_up_volunteer("ru", thank=False))
-    sid, volunteer_id, seq, state, wl = leg
-    digits = request.form.get("Digits", "")[:8]
-    tries = small_int(request.args.get("tries"), 2) or 0
-    if digits == "1":
-        return xml(_accept(sid, volunteer_id, seq, state, wl))
-    if not digits and tries < 1:
-        response = VoiceResponse()
-        again = _leg_url("/twilio/line/whisper", sid, volunteer_id, seq, state, wl, tries + 1)
-        response.redirect(again, method="POST")
-        return xml(str(response))
-    outcome = RingOutcome.DECLINED if digits else RingOutcome.NO_KEY
-    recorder().record(
-        [event("whisper", sid, seq=seq, volunteer=volunteer_id, outcome=outcome.value)]
-    )
-    _give_back(sid, volunteer_id)
-    return xml(hang_up_volunteer(wl, thank=bool(digits)))
-
-
-def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) -> str:
-    redis = _redis()
-    outcome = None
-    try:
-        if redis is not None and _still_offered(sid, volunteer_id):
-            outcome = line_store.leave(redis, sid, f"connected:{volunteer_id}", utcnow())
-    except RedisError as exc:
-        redis_gate().failed(exc)
-    if outcome != f"connected:{volunteer_id}":
-        # The caller hung up, timed out or chose a callback just now: nobody to put through.
-        claimer().release(claim_owner(sid))
-        kick()
-        return hang_up_volunteer(wl, thank=False)
-    claimer().keep(volunteer_id, claim_owner(sid), policy().connected_claim_ttl)
-    set_flag(sid, "accepted", volunteer_id)
-    recorder().record([event("accepted", sid, seq=seq, volunteer=volunteer_id)])
-    log.info("call %s: volunteer %s accepted from the line", sid, volunteer_id)
-    _move_caller_in(sid, state)
-    response = VoiceResponse()
-    transfer.volunteer_room(response, sid, state, wl, volunteer_id)
-    return str(response)
-
-
-def _move_caller_in(sid: str, state: CallState) -> None:
-    join_url = url("/twilio/line/join", **_caller_params(sid, state))
-    try:
-        line_rest().redirect(sid, join_url, timeout=REDIRECT_TIMEOUT_SECONDS)
-    except DialError as exc:
-        # The caller's next wait document says <Leave/>; the Enqueue action brings them in.
-        log.warning("call %s: moving the caller in failed (%s); the wait document will", sid,
-                    exc.code)  # fmt: skip
-
-
-def _give_back(sid: str, volunteer_id: int) -> None:
-    """The volunteer did not take the caller: the caller waits on; the volunteer is free."""
-    redis = _redis()
-    try:
-        if redis is not None:
-            line_store.unoffer(redis, sid, volunteer_id)
-    except RedisError as exc:
-        redis_gate().failed(exc)
-    claimer().release(claim_owner(sid))
-    kick()
-
-
-_LEG_STATUS = {"busy": "busy", "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
-
-
-@bp.post("/leg-status")
-def leg_status() -> Response:
-    """The volunteer's line leg ended (status callback): free them and offer the next caller."""
-    leg = _leg()
-    status = request.form.get("CallStatus", "")[:32]
-    if leg is None:
-        return xml(twiml.empty(), 400)
-    sid, volunteer_id, seq, _state, _wl = leg
-    if status not in ("completed", *_LEG_STATUS):
-        return xml(twiml.empty())  # progress events: nothing ended
-    duration = small_int(request.form.get("CallDuration"), 8)
-    redis = _redis()
-    outcome = None
-    try:
-        if redis is not None:
-            outcome = line_store.find(redis, sid)[1]
-    except RedisError as exc:
-        redis_gate().failed(exc)
-    connected = outcome == f"connected:{volunteer_id}"
-    events = [
-        event("legs_ended", sid, seqs=[seq], dial_status="completed" if connected else status,
-              bridged=connected, duration=duration),
-        event("released", sid, volunteers=[volunteer_id]),
-    ]  # fmt: skip
-    if connected:
-        snapshot = keeper().current()
-        if snapshot is not None:
-            snapshot.call_ended(volunteer_id, utcnow())
-        # Before the release below: the claim passes from the call to the wrap-up time.
-        claimer().wrap_up(volunteer_id, sid)
-        claimer().release(claim_owner(sid))
-        kick()
-        _volunteer_left(redis, sid)
-    else:
-        _give_back(sid, volunteer_id)
-    recorder().record(events)
-    return xml(twiml.empty())
-
-
-def _volunteer_left(redis: Redis | None, sid: str) -> None:
-    """The volunteer hung up: the caller goes on with a partner, or their call ends too (the
-    volunteer's leg does not close the room, so that * can leave it)."""
-    try:
-        if redis is not None and transfer.volunteer_left(redis, sid):
-            return
-    except RedisError as exc:
-        redis_gate().failed(exc)
-    if flag(sid, "ended"):
-        return
-    try:
-        line_rest().hang_up(sid)
-    except DialError as exc:
-        log.warning("call %s: ending the caller's leg failed (%s)", sid, exc.code)
-
-
-# --- the matcher ------------------------------------------------------------------------------
-
-
 def kick() -> None:
-    """Offer waiting callers to free volunteers, soon, off this request's thread."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=_match_in, args=(app,), daemon=True, name="line-matcher")
-    thread.start()
+    """Offer waiting callers to free volunteers, soon (hotline.telephony.line_volunteers)."""
+    from .line_volunteers import kick as start_matching
 
-
-def _match_in(app: Flask) -> None:
-    with app.app_context():
-        try:
-            match_waiting_callers()
-        except Exception as exc:  # a background pass must never take the process down
-            log.error("line matcher failed (%s)", type(exc).__name__, exc_info=exc)
-
-
-def match_waiting_callers() -> int:
-    """One matching pass (or a note for the pass running now to go again); offers made."""
-    redis = _redis()
-    if redis is None:
-        return 0
-    token = secrets.token_hex(8)
-    try:
-        redis.set(_AGAIN_KEY, 1, ex=60)
-        if not line_store.take_match_lock(redis, token, _MATCH_LOCK_MS):
-            return 0  # the pass running now will see the note and go again
-        offered = 0
-        try:
-            while redis.getdel(_AGAIN_KEY):
-                offered += _offer_pass(redis, utcnow())
-        finally:
-            line_store.drop_match_lock(redis, token)
-        return offered
-    except RedisError as exc:
-        redis_gate().failed(exc)
-        return 0
-
-
-def _offer_pass(redis: Redis, now: datetime) -> int:
-    snapshot = keeper().current()
-    if snapshot is None:
-        return 0
-    rules = policy()
-    offered = 0
-    for caller in line.waiting_to_offer(line_store.callers(redis)):
-        ordered = snapshot.ordered(
-            caller.topic, caller.language, now, rules, settings().tz, exclude=caller.tried
-        )
-        if not ordered:
-            continue
-        owner = claim_owner(caller.call_sid)
-        try:
-            chosen = claimer().claim(ordered, owner, rules.ringing_claim_ttl, 1)
-        except ClaimsUnavailable:
-            return offered
-        if not chosen:
-            continue
-        volunteer_id = chosen[0]
-        if not line_store.offer(redis, caller.call_sid, volunteer_id):
-            claimer().release(owner)
-            continue
-        if _ring(caller, volunteer_id, snapshot):
-            offered += 1
-        else:
-            line_store.unoffer(redis, caller.call_sid, volunteer_id)
-            claimer().release(owner)
-    return offered
-
-
-def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
-    entry = snapshot.entry(volunteer_id)  # type: ignore[attr-defined]
-    if entry is None:
-        return False
-    try:
-        phone = decrypt(current_app.extensions["fernet"], entry.phone_encrypted)
-    except Exception:  # noqa: BLE001 - a removed key: this volunteer cannot be rung
-        log.error("volunteer %s: number cannot be decrypted", volunteer_id)
-        return False
-    seq = len(caller.tried)
-    state = CallState(language=caller.language, topic=caller.topic)
-    wl = entry.whisper_language
-    params = (caller.call_sid, volunteer_id, seq, state, wl)
-    started = time.monotonic()
-    try:
-        line_rest().call_volunteer(
-            to=phone,
-            url=_leg_url("/twilio/line/whisper", *params),
-            status_callback=_leg_url("/twilio/line/leg-status", *params),
-            timeout=policy().ring_timeout_seconds,
-        )
-    except DialError as exc:
-        log.warning("call %s: ringing volunteer %s failed (%s)", caller.call_sid, volunteer_id,
-                    exc.code)  # fmt: skip
-        recorder().record([
-            event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id),
-            event("whisper", caller.call_sid, seq=seq, volunteer=volunteer_id,
-                  outcome=RingOutcome.FAILED.value),
-        ])  # fmt: skip
-        return False
-    recorder().record([event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id)])
-    log.info("call %s: ringing volunteer %s from the line (%.0f ms)", caller.call_sid,
-             volunteer_id, (time.monotonic() - started) * 1000)  # fmt: skip
-    return True
+    start_matching()
 
 
 def init_app(app: Flask) -> None:
-    """Register the line's webhooks."""
+    """Register the line's webhooks (the caller's here, the volunteer's in line_volunteers)."""
+    from . import line_volunteers  # noqa: F401 - its routes join this blueprint
+
     app.register_blueprint(bp)

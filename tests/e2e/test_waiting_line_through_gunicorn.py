@@ -286,3 +286,20 @@ def test_time_from_a_volunteer_becoming_free_to_the_waiting_caller_hearing_them(
         f"median {statistics.median(free_to_room) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
     )
     assert statistics.median(free_to_room) < 2.0
+
+
+def test_hotline_simulate_plays_the_line_and_a_transfer_to_the_police(world):
+    from hotline.devtools.line_play import LinePlay
+
+    base_url, env, twilio = world
+    lines: list[str] = []
+    play = LinePlay(base_url, twilio.base_url, AUTH_TOKEN, lines.append)
+    assert play.play("2,1", talk=1.0, transfer_key="1") == 0, "\n".join(lines)
+    text = "\n".join(lines)
+    assert "the waiting caller hears: Все консультанты сейчас заняты. Ваше место в очереди" in text
+    assert "the volunteer hears: Звонок на горячую линию. Тема - насилие." in text
+    assert "the waiting caller hears: Соединяю вас с консультантом." in text
+    assert "Полиция - нажмите 1" in text and "Звоню партнёру" in text
+    assert "The partner's phone rings (from +77270000000)" in text
+    assert "the partner hears: Звонок с горячей линии доверия" in text
+    assert "+7701000000" not in text  # the simulated callers' numbers are never shown

@@ -229,3 +229,19 @@ def test_the_call_log_csv_has_one_column_per_outcome_field_in_the_readers_langua
         "Психологиялық кеңес", "Полиция, Орталықтың баспанасы", "Иә", "Жоқ",
     ]  # fmt: skip
     assert rows[str(unreported.id)][10:] == [""] * 8
+
+
+def test_a_new_report_starts_with_the_partners_a_warm_transfer_reached(dash, db, people):
+    path = ["greeting", "transfer:police:ringing", "transfer:police:answered",
+            "transfer:police:ended:95", "transfer:shelter:no_answer",
+            "transfer:migration:answered", "transfer:city_helpline:answered"]  # fmt: skip
+    call = own_call(db, people, ivr_path=path)
+    dash.login("aigerim")
+    form = dash.client.get(f"/dashboard/outcomes/call/{call.id}").get_data(as_text=True)
+    assert 'name="referrals" value="police" checked' in form
+    assert 'name="referrals" value="shelter">' in form  # rung, but did not answer
+    assert 'name="referrals" value="migration" checked' in form
+    assert "city_helpline" not in form  # a partner the report has no option for is left out
+    plain = own_call(db, people)
+    form = dash.client.get(f"/dashboard/outcomes/call/{plain.id}").get_data(as_text=True)
+    assert 'name="referrals" value="police">' in form

@@ -252,3 +252,28 @@ def test_the_caller_hanging_up_on_hold_ends_the_transfer_without_ringing_anyone(
 def test_without_a_transfer_the_volunteer_hanging_up_ends_the_callers_leg(call):
     call.volunteer_hangs_up()
     assert call.fake.call(call.sid).status == "completed"
+
+
+def test_no_number_is_stored_or_logged_after_a_line_call_and_a_transfer(
+    call, app, database_url, caplog
+):
+    from privacy_scan import scan_database
+    from sqlalchemy import create_engine
+
+    caplog.set_level("DEBUG")
+    partner_menu = call.star()
+    call.key(partner_menu, "1")
+    partner = call.partner_leg()
+    call.partner_answers(partner)
+    room_event(call.twilio, call.conference, "participant-join", partner.sid, 3,
+               ConferenceSid=CONFERENCE)  # fmt: skip
+    call.volunteer_hangs_up()
+    call.partner_ends(partner, "completed")
+    transfers(app, call.sid)
+    engine = create_engine(database_url)
+    try:
+        for number in (POLICE, call.params["From"], call.fake.call(call.leg_sid).params["To"]):
+            assert scan_database(engine, number) == []
+            assert number not in caplog.text and number[1:] not in caplog.text
+    finally:
+        engine.dispose()

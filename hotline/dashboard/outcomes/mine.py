@@ -12,8 +12,10 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from ...calllog import records
 from ...db import get_session
 from ...logs import cause
+from ...models import CallRecord
 from ...outcomes import store
 from ...outcomes.model import EDIT_WINDOW, BadAnswers
 from ...outcomes.store import CallKind, ConnectedCall
@@ -35,6 +37,7 @@ from .forms import (
 )
 
 log = logging.getLogger(__name__)
+REFERRALS = "referrals"  # config/outcomes.yaml's field whose option ids match partners.yaml's
 # A volunteer's list reaches back this far: a week covers any shift and a day off after it.
 LIST_DAYS = 7
 
@@ -104,7 +107,22 @@ def report_form(kind: str, call_id: int) -> ResponseReturnValue:
     call = _own_call(kind, call_id)
     if not isinstance(call, ConnectedCall):
         return call
-    return _form_page(call, call.report.answers if call.report else {}, [])
+    return _form_page(call, call.report.answers if call.report else _from_transfers(call), [])
+
+
+def _from_transfers(call: ConnectedCall) -> dict[str, object]:
+    """A new report starts with the referrals the call's warm transfers made (partners who
+    answered), where the report's referral field offers them; the volunteer can untick them."""
+    if call.kind is not CallKind.CALL:
+        return {}
+    record = get_session().get(CallRecord, call.id)
+    reached = records.partners_reached(record.ivr_path if record is not None else None)
+    field = next((f for f in schema().fields if f.id == REFERRALS), None)
+    if field is None or not reached:
+        return {}
+    offered = {option.id for option in field.offered(call.topic)}
+    chosen = [partner for partner in reached if partner in offered]
+    return {REFERRALS: chosen} if chosen else {}
 
 
 @bp.post("/outcomes/<kind>/<int:call_id>")
