@@ -293,8 +293,9 @@ def _goodbye() -> str:
 # --- the volunteer's leg ------------------------------------------------------------------------
 
 
-def _leg() -> tuple[str, Ring, CallState] | None:
-    """The call, attempt and caller's state named in the (signed) whisper URL, if well formed."""
+def leg_from_url() -> tuple[str, Ring, CallState] | None:
+    """The call, attempt and caller's state named in a volunteer leg's (signed) URL, if well
+    formed: the direct path's whisper and the line's leg carry the same parameters."""
     sid = request.args.get("call", "")
     seq = small_int(request.args.get("n"), 2)
     volunteer_id = small_int(request.args.get("v"), 12)
@@ -333,7 +334,7 @@ def hang_up_volunteer(language: str, thank: bool) -> str:
 def whisper() -> Response:
     """The volunteer answered: say what the call is about and ask them to press 1."""
     tries = small_int(request.args.get("tries"), 2) or 0
-    leg = _leg()
+    leg = leg_from_url()
     if leg is None or flag(leg[0], "ended"):
         # The caller already hung up (or the attempt is unknown): free the volunteer.
         return xml(hang_up_volunteer("ru", thank=False))
@@ -351,7 +352,7 @@ def whisper_answer() -> Response:
     """1 accepts (an empty document bridges the call); anything else hangs up this leg."""
     digits = request.form.get("Digits", "")[:8]
     tries = small_int(request.args.get("tries"), 2) or 0
-    leg = _leg()
+    leg = leg_from_url()
     if leg is None or flag(leg[0], "ended"):
         return xml(hang_up_volunteer("ru", thank=False))
     sid, ring, state = leg

@@ -31,7 +31,6 @@ from ..redis_conn import redis_gate
 from ..routing import line, line_store
 from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
 from ..routing.line import WaitingCaller
-from ..routing.policy import LANGUAGES, TOPICS
 from . import transfer, twiml
 from .dialing import (
     WHISPER_KEY_TIMEOUT_SECONDS,
@@ -39,13 +38,14 @@ from .dialing import (
     flag,
     hang_up_volunteer,
     keeper,
+    leg_from_url,
     policy,
     recorder,
     set_flag,
     whisper_utterances,
 )
 from .edge import audio_url, settings, small_int, url, xml
-from .line_calls import _CALL_SID, _caller_params, _redis, bp, line_rest
+from .line_calls import _caller_params, _redis, bp, line_rest
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +59,11 @@ _MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine
 
 
 def _leg() -> tuple[str, int, int, CallState, str] | None:
-    sid = request.args.get("call", "")
-    volunteer_id = small_int(request.args.get("v"), 12)
-    seq = small_int(request.args.get("n"), 2)
-    whisper_language = request.args.get("wl", "ru")
-    topic, language = request.args.get("topic"), request.args.get("lang")
-    if not _CALL_SID.match(sid) or volunteer_id is None or seq is None:
+    found = leg_from_url()
+    if found is None:
         return None
-    if whisper_language not in LANGUAGES or topic not in TOPICS:
-        return None
-    state = CallState(language=language if language in LANGUAGES else None, topic=topic)
-    return sid, volunteer_id, seq, state, whisper_language
+    sid, ring, state = found
+    return sid, ring.volunteer_id, ring.seq, state, ring.language
 
 
 def _still_offered(sid: str, volunteer_id: int) -> bool:
