@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import yaml
 
 
@@ -15,3 +19,13 @@ def describe(exc: yaml.YAMLError) -> str:
             what += ' (put a text containing ": " in double quotes)'
         return f"YAML syntax error at {where}: {what}"
     return f"YAML error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+def read_yaml(path: str | Path, error: Callable[[str], Exception]) -> Any:
+    """A config file's parsed YAML; an unreadable file or bad YAML raises error("<file>: why")."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read the file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: {describe(exc)}") from None

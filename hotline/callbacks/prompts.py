@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from ..audio.catalog import load_catalog, with_audio_texts
 from ..ivr.model import LANGUAGES, TOPICS, PromptText, Utterance, Voice
-from ..yaml_errors import describe as describe_yaml_error
+from ..yaml_errors import read_yaml
 
 # Every piece the callback webhooks say; the file must give each in every language.
 NAMES = (
@@ -59,12 +57,7 @@ def load_prompts(
 ) -> CallbackPrompts:
     """Read and check the prompts file; audio paths are relative to audio_dir (ivr_flows/)."""
     source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CallbackPromptsError(f"{source}: cannot read the file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise CallbackPromptsError(f"{source}: {describe_yaml_error(exc)}") from None
+    data = read_yaml(path, CallbackPromptsError)
     problems: list[str] = []
     if not isinstance(data, dict):
         raise CallbackPromptsError(f"{source}: expected 'voices' and 'prompts' at the top level")

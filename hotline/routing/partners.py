@@ -16,9 +16,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..yaml_errors import describe as describe_yaml_error
+from ..yaml_errors import read_yaml
 from .policy import LANGUAGES, TOPICS, ShiftSpec, on_shift
 from .roster_file import _parse_choices, _parse_phone, _parse_shifts
 
@@ -47,16 +45,9 @@ class Partner:
 
 def load_partners(path: str | Path) -> tuple[Partner, ...]:
     """Read and check the partners file; a missing file means no partners (transfer is off)."""
-    source = str(path)
     if not Path(path).exists():
         return ()
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PartnersError(f"{source}: cannot read the file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise PartnersError(f"{source}: {describe_yaml_error(exc)}") from None
-    return parse_partners(data, source)
+    return parse_partners(read_yaml(path, PartnersError), str(path))
 
 
 def parse_partners(data: Any, source: str = "partners") -> tuple[Partner, ...]:

@@ -22,9 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..yaml_errors import describe as describe_yaml_error
+from ..yaml_errors import read_yaml
 from .line import LineSettings
 
 ROLES = ("lawyer", "psychologist", "social_worker")
@@ -236,14 +234,7 @@ def pick_volunteers(
 
 def load_policy(path: str | Path) -> RoutingPolicy:
     """Read and validate config/routing.yaml; errors name the file and every bad field."""
-    source = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RoutingPolicyError(f"{source}: cannot read the file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise RoutingPolicyError(f"{source}: {describe_yaml_error(exc)}") from None
-    return parse_policy(data, source)
+    return parse_policy(read_yaml(path, RoutingPolicyError), str(path))
 
 
 _INT_FIELDS = {
