@@ -3,8 +3,10 @@
 Keys hold call sids, topics, languages and volunteer ids, never a number:
 - `hotline:line` (sorted set): the call sids in line, scored by when they joined;
 - `hotline:line:caller:<sid>` (hash): topic, lang, joined, offered (volunteer being rung), tried
-  (volunteers already rung for this caller), and once out of line `outcome`: connected:<id>,
-  timeout, callback, emergency, hangup. Kept an hour after the caller left, so a late webhook
+  (volunteers already rung for this caller), direct (put straight through: see
+  WaitingCaller.direct), and once out of line `outcome`: connected:<id>, timeout, callback,
+  emergency, hangup, exhausted (a direct caller's ring list ran out), dialed (the REST ring
+  failed: the call went on with <Dial>). Kept an hour after the caller left, so a late webhook
   (the wait document, the Enqueue action) still learns what happened.
 
 Offers are atomic (a Lua script): a caller is offered to one volunteer at a time, and a caller who
@@ -57,15 +59,21 @@ def caller_key(call_sid: str) -> str:
 
 
 def join(redis: Redis, caller: WaitingCaller) -> bool:
-    """Put the caller in line (once: a repeated join keeps their first place); True if new."""
+    """Put the caller in line (once: a repeated join keeps their first place); True if new.
+
+    A caller who left the line before (routed again from the callback offer's "try again")
+    starts afresh."""
     key = caller_key(caller.call_sid)
+    if redis.hexists(key, "outcome"):
+        redis.delete(key)
     added = redis.hsetnx(key, "joined", caller.joined_at.timestamp())
     if added:
         fields: dict[Any, Any] = {
             "topic": caller.topic,
             "lang": caller.language or "",
-            "offered": "",
+            "offered": caller.offered_to if caller.offered_to is not None else "",
             "tried": "",
+            "direct": 1 if caller.direct else "",
         }
         redis.hset(key, mapping=fields)
         redis.expire(key, KEEP_SECONDS)
@@ -144,6 +152,7 @@ def _caller(call_sid: str, fields: dict[Any, Any]) -> WaitingCaller | None:
         joined_at=joined,
         offered_to=int(offered) if offered.isdigit() else None,
         tried=tuple(int(t) for t in tried.split(".") if t.isdigit()),
+        direct=bool(fields.get(b"direct")),
     )
 
 

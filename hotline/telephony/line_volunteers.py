@@ -29,7 +29,7 @@ from ..ivr.model import CallState
 from ..models import utcnow
 from ..redis_conn import redis_gate
 from ..routing import line, line_store
-from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
+from ..routing.dispatch import ClaimsUnavailable, Ring, RingOutcome, claim_owner
 from ..routing.line import WaitingCaller
 from . import transfer, twiml
 from .dialing import (
@@ -66,16 +66,23 @@ def _leg() -> tuple[str, int, int, CallState, str] | None:
     return sid, ring.volunteer_id, ring.seq, state, ring.language
 
 
-def _still_offered(sid: str, volunteer_id: int) -> bool:
+def _offered(sid: str, volunteer_id: int) -> WaitingCaller | None:
+    """The caller's entry while it is offered to this volunteer (None: they left, or Redis)."""
     redis = _redis()
     if redis is None:
-        return False
+        return None
     try:
         caller, outcome = line_store.find(redis, sid)
     except RedisError as exc:
         redis_gate().failed(exc)
-        return False
-    return caller is not None and outcome is None and caller.offered_to == volunteer_id
+        return None
+    if caller is None or outcome is not None or caller.offered_to != volunteer_id:
+        return None
+    return caller
+
+
+def _still_offered(sid: str, volunteer_id: int) -> bool:
+    return _offered(sid, volunteer_id) is not None
 
 
 def _leg_url(path: str, sid: str, volunteer_id: int, seq: int, state: CallState, wl: str,
@@ -136,8 +143,9 @@ def whisper_answer() -> Response:
 def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) -> str:
     redis = _redis()
     outcome = None
+    caller = _offered(sid, volunteer_id)
     try:
-        if redis is not None and _still_offered(sid, volunteer_id):
+        if redis is not None and caller is not None:
             outcome = line_store.leave(redis, sid, f"connected:{volunteer_id}", utcnow())
     except RedisError as exc:
         redis_gate().failed(exc)
@@ -149,15 +157,16 @@ def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) ->
     claimer().keep(volunteer_id, claim_owner(sid), policy().connected_claim_ttl)
     set_flag(sid, "accepted", volunteer_id)
     recorder().record([event("accepted", sid, seq=seq, volunteer=volunteer_id)])
-    log.info("call %s: volunteer %s accepted from the line", sid, volunteer_id)
-    _move_caller_in(sid, state)
+    log.info("call %s: volunteer %s accepted%s", sid, volunteer_id,
+             "" if caller is not None and caller.direct else " from the line")  # fmt: skip
+    _move_caller_in(sid, state, direct=caller is not None and caller.direct)
     response = VoiceResponse()
     transfer.volunteer_room(response, sid, state, wl, volunteer_id)
     return str(response)
 
 
-def _move_caller_in(sid: str, state: CallState) -> None:
-    join_url = url("/twilio/line/join", **_caller_params(sid, state))
+def _move_caller_in(sid: str, state: CallState, direct: bool) -> None:
+    join_url = url("/twilio/line/join", **_caller_params(sid, state), d=1 if direct else None)
     try:
         line_rest().redirect(sid, join_url, timeout=REDIRECT_TIMEOUT_SECONDS)
     except DialError as exc:
@@ -287,6 +296,9 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
         ordered = snapshot.ordered(
             caller.topic, caller.language, now, rules, settings().tz, exclude=caller.tried
         )
+        if line.exhausted(caller, len(ordered), rules.ring_batch_size(len(caller.tried))):
+            _ring_list_ran_out(redis, caller, now)
+            continue
         if not ordered:
             continue
         owner = claim_owner(caller.call_sid)
@@ -295,6 +307,8 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
         except ClaimsUnavailable:
             return offered
         if not chosen:
+            if caller.direct and not rules.line.enabled:
+                _ring_list_ran_out(redis, caller, now)  # no line to wait in: a callback
             continue
         volunteer_id = chosen[0]
         if not line_store.offer(redis, caller.call_sid, volunteer_id):
@@ -308,6 +322,27 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
     return offered
 
 
+def _ring_list_ran_out(redis: Redis, caller: WaitingCaller, now: datetime) -> None:
+    """A direct caller nobody else can take: out of the line; their next wait document (within
+    CONNECTING_POLL_SECONDS) says <Leave/> and the Enqueue action offers the callback."""
+    line_store.leave(redis, caller.call_sid, "exhausted", now)
+    log.info("call %s: every volunteer who fits was tried", caller.call_sid)
+
+
+def place_ring(caller: WaitingCaller, ring: Ring, request_timeout: float | None = None) -> str:
+    """Ring a claimed volunteer for this caller through the REST API, from the hotline's number,
+    with answering-machine detection; their leg's sid. Raises DialError."""
+    state = CallState(language=caller.language, topic=caller.topic)
+    params = (caller.call_sid, ring.volunteer_id, ring.seq, state, ring.language)
+    return line_rest().call_volunteer(
+        to=ring.phone,
+        url=_leg_url("/twilio/line/whisper", *params),
+        status_callback=_leg_url("/twilio/line/leg-status", *params),
+        timeout=policy().ring_timeout_seconds,
+        request_timeout=request_timeout,
+    )
+
+
 def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
     entry = snapshot.entry(volunteer_id)  # type: ignore[attr-defined]
     if entry is None:
@@ -318,17 +353,9 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
         log.error("volunteer %s: number cannot be decrypted", volunteer_id)
         return False
     seq = len(caller.tried)
-    state = CallState(language=caller.language, topic=caller.topic)
-    wl = entry.whisper_language
-    params = (caller.call_sid, volunteer_id, seq, state, wl)
     started = time.monotonic()
     try:
-        line_rest().call_volunteer(
-            to=phone,
-            url=_leg_url("/twilio/line/whisper", *params),
-            status_callback=_leg_url("/twilio/line/leg-status", *params),
-            timeout=policy().ring_timeout_seconds,
-        )
+        place_ring(caller, Ring(seq, volunteer_id, phone, entry.whisper_language))
     except DialError as exc:
         log.warning("call %s: ringing volunteer %s failed (%s)", caller.call_sid, volunteer_id,
                     exc.code)  # fmt: skip
