@@ -126,6 +126,11 @@ def flag(sid: str, name: str) -> str | None:
 def call_over(sid: str) -> list[Event]:
     """The caller's call ended: free every volunteer it holds; the events that say so."""
     set_flag(sid, "ended", 1)
+    accepted = flag(sid, "accepted")
+    if accepted and accepted.isdigit():
+        # A conference call's final status can come before the volunteer's leg ends: the claim
+        # passes to the wrap-up here, not to the next caller (a no-op when it already has).
+        claimer().wrap_up(int(accepted), sid)
     claimer().release(claim_owner(sid))
     _volunteer_free()
     return [event("released", sid)]
