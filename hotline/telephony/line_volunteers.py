@@ -12,6 +12,7 @@ back to the line, and the volunteer is not offered that caller again.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -254,6 +255,53 @@ def kick() -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     thread = threading.Thread(target=_match_in, args=(app,), daemon=True, name="line-matcher")
     thread.start()
+
+
+# --- kicks from other processes (a report saved in the dashboard pool) ---------------------------
+
+KICK_CHANNEL = "hotline:line:kick"
+# pid -> the app whose listener runs (a forked worker starts its own; a process that builds a new
+# app, as the tests do, moves the listening to it and the old listener stops).
+_listening: dict[int, Flask] = {}
+
+
+def kick_from_elsewhere(redis: Redis) -> None:
+    """Ask the webhook processes to run the matcher now (a volunteer's wrap-up just ended in
+    the dashboard, which has no matcher of its own). Raises RedisError."""
+    redis.publish(KICK_CHANNEL, b"1")
+
+
+@bp.before_app_request
+def _listen_for_kicks() -> None:
+    """Start this process's listener on its first request (threads do not survive a fork)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if _listening.get(os.getpid()) is app:
+        return
+    _listening[os.getpid()] = app
+    threading.Thread(target=_listen, args=(app,), daemon=True, name="line-kicks").start()
+
+
+def _listen(app: Flask) -> None:
+    """Run the matcher on every kick published; reconnect after Redis failures (meanwhile the
+    wait documents' polls still match, within one message interval)."""
+    from ..redis_conn import connect
+
+    url = app.config["SETTINGS"].redis_url
+    if not url:
+        return
+    while _listening.get(os.getpid()) is app:
+        try:
+            # A connection of its own: the call path's 1 s read timeout would end every wait.
+            pubsub = connect(url, socket_timeout=15.0).pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(KICK_CHANNEL)
+            while _listening.get(os.getpid()) is app:
+                if pubsub.get_message(timeout=5.0) is not None and _listening.get(
+                    os.getpid()
+                ) is app:
+                    _match_in(app)
+            pubsub.close()
+        except (RedisError, OSError):
+            time.sleep(1.0)
 
 
 def _match_in(app: Flask) -> None:

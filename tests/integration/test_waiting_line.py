@@ -500,3 +500,35 @@ def test_a_waiting_caller_is_offered_to_the_volunteer_only_when_their_wrap_up_en
     assert redis_client.get(claims.claim_key(dana)) == (
         wrap_up.call_owner(params["CallSid"]).encode()
     )
+
+
+def test_a_report_saved_in_the_dashboard_offers_the_waiting_caller_at_once(
+    app_with_wrap_up, fake_twilio, redis_client
+):
+    from test_dashboard_support import Dashboard, add_user
+
+    from hotline.models import User
+
+    app = app_with_wrap_up
+    twilio = TwilioWebhooks(app.test_client())
+    first, first_leg = connect_first_caller(twilio, fake_twilio)
+    params, root = wait_in_line(twilio, fake_twilio)
+    end_first_call(twilio, first, first_leg)
+    twilio.post("/twilio/status", dict(first, CallStatus="completed", CallDuration="300"))
+    record = record_of(app, first["CallSid"])
+    with app.extensions["db"].session() as session:
+        dana = session.get(User, add_user(session, "dana", "volunteer").id)
+        dana.volunteer_id = record.answered_by_id
+        session.commit()
+    client = app.test_client()
+    browser = Dashboard(client)
+    client.set_cookie("hotline_lang", "en", path="/dashboard")
+    browser.login("dana")
+    assert len(fake_twilio.created) == 1  # wrapping up: not rung for the waiting caller
+    sent = browser.post(
+        f"/dashboard/outcomes/call/{record.id}", {"who_called": "affected", "version": "new"}
+    )
+    assert sent.status_code == 303
+    # No wait document is fetched: the report itself has the matcher ring Dana.
+    created = fake_twilio.wait_for(2, timeout=3.0)[-1]
+    assert created.params["To"] == DANA and params["CallSid"] in created.params["Url"]
