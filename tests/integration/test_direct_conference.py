@@ -25,6 +25,9 @@ from test_waiting_line import (
     record_of,
     volunteer_leg,
 )
+from test_waiting_line import (
+    ROSTER as WAITING_LINE_ROSTER,
+)
 from twiml_helpers import all_speech, ends_call, gather, query
 
 from hotline import create_app
@@ -35,16 +38,7 @@ from hotline.settings import Settings
 
 FIXTURES = (fake_twilio,)  # pytest finds fixtures by name in the test module
 ERZHAN = "+77011110002"
-ROSTER = f"""
-volunteers:
-  - handle: dana
-    display_name: Dana
-    phone: "{DANA}"
-    roles: [psychologist]
-    topics: [violence]
-    languages: [ru]
-    shifts:{ALWAYS_ON_SHIFT}
-  - handle: erzhan
+ROSTER = WAITING_LINE_ROSTER + f"""  - handle: erzhan
     display_name: Erzhan
     phone: "{ERZHAN}"
     roles: [lawyer]
