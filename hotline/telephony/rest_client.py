@@ -159,6 +159,17 @@ class TwilioCalls:
         except (TwilioException, requests.RequestException) as exc:
             raise _network_error(exc) from None
 
+    def announce(self, conference_sid: str, call_sid: str, announce_url: str) -> None:
+        """Say something to one participant only (`announce_url`'s TwiML: Say or Play)."""
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).update(
+                announce_url=announce_url, announce_method="POST"
+            )
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
     def child_call_sids(self, parent_sid: str) -> list[str]:
         """The legs a call dialed (an incoming call's volunteers, a callback's survivor)."""
         try:

@@ -63,7 +63,8 @@ class Call:
         return root
 
     def holds(self):
-        return [(sid, form.get("Hold")) for _c, sid, form in self.fake.participant_updates]
+        return [(sid, form["Hold"]) for _c, sid, form in self.fake.participant_updates
+                if "Hold" in form]  # fmt: skip
 
     def partner_leg(self):
         (created,) = [c for c in self.fake.created if c.params["To"] in (POLICE, SHELTER)]
@@ -277,3 +278,18 @@ def test_no_number_is_stored_or_logged_after_a_line_call_and_a_transfer(
             assert number not in caplog.text and number[1:] not in caplog.text
     finally:
         engine.dispose()
+
+
+def test_a_partner_who_does_not_answer_is_announced_to_the_volunteer_in_their_language(call, app):
+    call.key(call.star(), "1")
+    call.partner_ends(call.partner_leg(), "no-answer")
+    # The volunteer alone hears why: an announcement on their participant, not the caller's.
+    (announced,) = [(sid, form) for _c, sid, form in call.fake.participant_updates
+                    if "AnnounceUrl" in form]  # fmt: skip
+    sid, form = announced
+    assert sid == call.leg_sid and form["AnnounceMethod"] == "POST"
+    said = post(call.twilio, form["AnnounceUrl"], {"CallSid": call.leg_sid,
+                                                    "ConferenceSid": CONFERENCE})  # fmt: skip
+    assert all_speech(said) == "Партнёр не ответил. Возвращаю вас к абоненту."
+    assert said.find("./Gather") is None and said.find("./Dial") is None  # Say only (13238)
+    assert call.holds()[-1] == (call.sid, "false")  # and the caller is off hold, with them
