@@ -184,7 +184,7 @@ def _give_back(sid: str, volunteer_id: int) -> None:
             line_store.unoffer(redis, sid, volunteer_id)
     except RedisError as exc:
         redis_gate().failed(exc)
-    claimer().release(claim_owner(sid))
+    claimer().release_one(volunteer_id, claim_owner(sid))
     kick()
 
 

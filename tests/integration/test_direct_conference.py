@@ -157,3 +157,19 @@ def test_when_the_rest_api_fails_the_call_goes_on_with_dial_and_the_same_claim(
     (attempt,) = record.attempts
     assert claims.claimed_ids(redis_client, [1, 2]) == {attempt.volunteer_id}
     assert line_store.find(redis_client, params["CallSid"])[1] == "dialed"  # never offered
+
+
+def test_a_late_status_of_the_last_ring_keeps_the_next_volunteer_claimed(
+    app, twilio, fake_twilio, redis_client
+):
+    params, _root = call_in(twilio, fake_twilio)
+    (first,) = fake_twilio.created
+    assert ends_call(answer(twilio, first, key="2"))  # declined: the next one is rung
+    second = fake_twilio.wait_for(2)[-1]
+    # The first leg's status callback comes after the second phone started ringing.
+    post(twilio, first.params["StatusCallback"],
+         dict(volunteer_leg(first), CallStatus="completed"))  # fmt: skip
+    ids = claims.claimed_ids(redis_client, [1, 2])
+    assert len(ids) == 1  # the volunteer ringing now stays claimed: never rung for two calls
+    assert line_store.find(redis_client, params["CallSid"])[0].offered_to in ids
+    assert second.params["To"] != first.params["To"]
