@@ -372,3 +372,27 @@ def test_a_direct_call_in_a_conference_is_as_quick_as_with_dial(world):
     # Twilio adds its own REST round trip (~0.1-0.3 s) to the conference path; here, locally,
     # the path itself must add no more than that.
     assert statistics.median(conference["room"]) - statistics.median(dial["room"]) < 0.3
+
+
+def test_hotline_simulate_follows_a_direct_call_into_its_conference(world):
+    from hotline.devtools.room_phones import RoomPhones
+    from hotline.simulate import VolunteerPhones, scripted
+
+    base_url, env, twilio = world
+    call = SimulatedCall(base_url, AUTH_TOKEN, caller="+77017770500", to=HOTLINE)
+    room = RoomPhones(call, twilio.base_url, talk_seconds=0.5)
+    room.hold_incoming()
+    heard = call.run(scripted(["2", "1"]), on_dial=VolunteerPhones(call), on_enqueue=room)
+    assert any(h.kind == "enqueue" for h in heard) and not any(h.kind == "dial" for h in heard)
+    ((number, caller_id, whisper),) = room.legs
+    assert number == VOLUNTEER and caller_id == HOTLINE and "насилие" in whisper
+    record = record_of(env, call.call_sid)
+    assert record.outcome == "connected" and record.answered_by_id is not None
+    # Nobody answers: the caller is offered a callback when the list runs out.
+    call = SimulatedCall(base_url, AUTH_TOKEN, caller="+77017770501", to=HOTLINE)
+    room = RoomPhones(call, twilio.base_url, answers={"*": "no-answer"})
+    room.hold_incoming()
+    heard = call.run(scripted(["2", "1"]), on_dial=VolunteerPhones(call), on_enqueue=room)
+    gathers = [h for h in heard if h.kind == "gather"]
+    assert "node=callback_offer" in gathers[-1].attrs["action"]
+    assert record_of(env, call.call_sid).outcome == "no_answer"
