@@ -39,7 +39,12 @@ _UNOFFER = """
 if redis.call('HGET', KEYS[2], 'offered') ~= ARGV[2] then return 0 end
 local tried = redis.call('HGET', KEYS[2], 'tried') or ''
 if tried ~= '' then tried = tried .. '.' end
-redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2])
+redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2], 'leg', '')
+return 1
+"""
+_SET_LEG = """
+if redis.call('HGET', KEYS[1], 'offered') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'leg', ARGV[2])
 return 1
 """
 # Out of line once: the first outcome stays (a hangup after connecting is not an abandon).
@@ -116,6 +121,20 @@ def offer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
 def unoffer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
     """The volunteer did not take the caller: they wait on, and are not offered to them again."""
     return bool(redis.eval(_UNOFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
+
+
+def set_leg(redis: Redis, call_sid: str, volunteer_id: int, leg_sid: str) -> bool:
+    """The call sid of the leg ringing the volunteer the caller is offered to (to cancel it when
+    the caller hangs up first); False if the offer is over already."""
+    return bool(redis.eval(_SET_LEG, 1, caller_key(call_sid), volunteer_id, leg_sid))
+
+
+def ringing_leg(redis: Redis, call_sid: str) -> str | None:
+    """The leg ringing a volunteer for this caller while no one has taken them, else None."""
+    leg, offered, outcome = redis.hmget(caller_key(call_sid), ["leg", "offered", "outcome"])
+    if not leg or not offered or (outcome and _text(outcome).startswith("connected:")):
+        return None
+    return _text(leg)
 
 
 def leave(redis: Redis, call_sid: str, outcome: str, now: datetime) -> str:

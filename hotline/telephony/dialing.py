@@ -132,6 +132,9 @@ def call_over(sid: str) -> list[Event]:
         # passes to the wrap-up here, not to the next caller (a no-op when it already has).
         claimer().wrap_up(int(accepted), sid)
     claimer().release(claim_owner(sid))
+    from .line_volunteers import cancel_ringing_leg
+
+    cancel_ringing_leg(sid)
     _volunteer_free()
     return [event("released", sid)]
 

@@ -163,7 +163,7 @@ def ring_in_conference(sid: str, state: CallState, rings: Sequence[Ring],
         return None
     timeout = max(0.3, min(DIRECT_RING_TIMEOUT_SECONDS, budget.remaining() - 1.0))
     try:
-        place_ring(caller, ring, timeout)
+        leg = place_ring(caller, ring, timeout)
     except DialError as exc:
         if exc.code == "network":
             current_app.extensions["rest_paused_until"] = time.monotonic() + REST_PAUSE_SECONDS
@@ -174,6 +174,10 @@ def ring_in_conference(sid: str, state: CallState, rings: Sequence[Ring],
         except RedisError as redis_exc:
             redis_gate().failed(redis_exc)
         return None
+    try:
+        line_store.set_leg(redis, sid, ring.volunteer_id, leg)
+    except RedisError as exc:
+        redis_gate().failed(exc)
     log.info("call %s: ringing volunteer %s for a conference", sid, ring.volunteer_id)
     return _enqueue(sid, state)
 

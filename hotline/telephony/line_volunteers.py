@@ -318,17 +318,21 @@ def match_waiting_callers() -> int:
     if redis is None:
         return 0
     token = secrets.token_hex(8)
+    offered = 0
     try:
         redis.set(_AGAIN_KEY, 1, ex=60)
-        if not line_store.take_match_lock(redis, token, _MATCH_LOCK_MS):
-            return 0  # the pass running now will see the note and go again
-        offered = 0
-        try:
-            while redis.getdel(_AGAIN_KEY):
-                offered += _offer_pass(redis, utcnow())
-        finally:
-            line_store.drop_match_lock(redis, token)
-        return offered
+        while True:
+            if not line_store.take_match_lock(redis, token, _MATCH_LOCK_MS):
+                return offered  # the pass running now will see the note and go again
+            try:
+                while redis.getdel(_AGAIN_KEY):
+                    offered += _offer_pass(redis, utcnow())
+            finally:
+                line_store.drop_match_lock(redis, token)
+            # A note left between the last look and the lock's release would be lost (its
+            # writer found the lock taken): look once more, unlocked.
+            if not redis.exists(_AGAIN_KEY):
+                return offered
     except RedisError as exc:
         redis_gate().failed(exc)
         return 0
@@ -377,6 +381,32 @@ def _ring_list_ran_out(redis: Redis, caller: WaitingCaller, now: datetime) -> No
     log.info("call %s: every volunteer who fits was tried", caller.call_sid)
 
 
+def _remember_leg(sid: str, volunteer_id: int, leg: str) -> None:
+    redis = _redis()
+    try:
+        if redis is not None:
+            line_store.set_leg(redis, sid, volunteer_id, leg)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+
+
+def cancel_ringing_leg(sid: str) -> None:
+    """The caller's call is over: a volunteer's phone still ringing for them stops ringing (their
+    claim goes with the call's, so they must not go on ringing for nobody)."""
+    redis = _redis()
+    try:
+        leg = line_store.ringing_leg(redis, sid) if redis is not None else None
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        return
+    if leg is None:
+        return
+    try:
+        line_rest().hang_up(leg, timeout=REDIRECT_TIMEOUT_SECONDS)
+    except DialError as exc:
+        log.warning("call %s: stopping the volunteer's ringing failed (%s)", sid, exc.code)
+
+
 def place_ring(caller: WaitingCaller, ring: Ring, request_timeout: float | None = None) -> str:
     """Ring a claimed volunteer for this caller through the REST API, from the hotline's number,
     with answering-machine detection; their leg's sid. Raises DialError."""
@@ -403,7 +433,7 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
     seq = len(caller.tried)
     started = time.monotonic()
     try:
-        place_ring(caller, Ring(seq, volunteer_id, phone, entry.whisper_language))
+        leg = place_ring(caller, Ring(seq, volunteer_id, phone, entry.whisper_language))
     except DialError as exc:
         log.warning("call %s: ringing volunteer %s failed (%s)", caller.call_sid, volunteer_id,
                     exc.code)  # fmt: skip
@@ -413,6 +443,7 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
                   outcome=RingOutcome.FAILED.value),
         ])  # fmt: skip
         return False
+    _remember_leg(caller.call_sid, volunteer_id, leg)
     recorder().record([event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id)])
     log.info("call %s: ringing volunteer %s from the line (%.0f ms)", caller.call_sid,
              volunteer_id, (time.monotonic() - started) * 1000)  # fmt: skip

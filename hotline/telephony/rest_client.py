@@ -120,10 +120,10 @@ class TwilioCalls:
             raise _network_error(exc) from None
         return str(call.sid)
 
-    def hang_up(self, call_sid: str) -> None:
-        """End a call in progress (a cancelled request's volunteer leg)."""
+    def hang_up(self, call_sid: str, timeout: float | None = None) -> None:
+        """End a call, ringing or in progress (a cancelled request's volunteer leg)."""
         try:
-            self.client.calls(call_sid).update(status="completed")
+            self._client(timeout).calls(call_sid).update(status="completed")
         except TwilioRestException as exc:
             raise _twilio_error(exc) from None
         except (TwilioException, requests.RequestException) as exc:

@@ -173,3 +173,17 @@ def test_a_late_status_of_the_last_ring_keeps_the_next_volunteer_claimed(
     assert len(ids) == 1  # the volunteer ringing now stays claimed: never rung for two calls
     assert line_store.find(redis_client, params["CallSid"])[0].offered_to in ids
     assert second.params["To"] != first.params["To"]
+
+
+def test_a_caller_hanging_up_while_the_volunteer_is_rung_stops_that_ringing(
+    app, twilio, fake_twilio, redis_client
+):
+    params, root = call_in(twilio, fake_twilio)
+    (rung,) = fake_twilio.created
+    post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="hangup")
+    twilio.post("/twilio/status", dict(params, CallStatus="completed", CallDuration="9"))
+    # Her claim went with the call: her phone must not ring on for a caller who is gone.
+    assert {"Status": "completed"}.items() <= fake_twilio.call(rung.sid).updates[-1].items()
+    assert claims.claimed_ids(redis_client, [1, 2]) == set()
+    record = record_of(app, params["CallSid"])
+    assert "line:hangup" not in (record.ivr_path or [])  # a direct caller never waited in line
