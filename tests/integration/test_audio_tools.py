@@ -114,7 +114,7 @@ def test_without_any_audio_the_strict_check_fails_and_names_every_missing_prompt
     status, output = check(bare, capsys, "--strict")
 
     assert status == 1
-    assert "kk: 51 prompts: 0 recorded, 0 synthesized, 51 missing, 0 stale" in output
+    assert "kk: 52 prompts: 0 recorded, 0 synthesized, 52 missing, 0 stale" in output
     assert "kk missing: default.greeting (default / greeting, prompt)" in output
     assert check(bare, capsys)[0] == 0  # without --strict missing audio is reported, not fatal
 
@@ -277,7 +277,7 @@ def test_the_recording_script_lists_every_prompt_in_flow_order_with_numbers_fill
     wrong_key = rows[2]
     assert "default / topic (after a wrong key)" in wrong_key["also_said_at"]
     page = (tmp_path / "script" / "recording-script-kk.html").read_text("utf-8")
-    assert page.count("<section>") == 64 and "Сіз Әйелдер ресурстық орталығының" in page
+    assert page.count("<section>") == 65 and "Сіз Әйелдер ресурстық орталығының" in page
 
     assert audio(flows, "script", "--all", "--out", str(tmp_path / "all")) == 0
     assert "66 prompts to record" in capsys.readouterr().out
