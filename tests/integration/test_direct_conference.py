@@ -13,7 +13,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import ALWAYS_ON_SHIFT, config_without_wrap_up, redis_test_url, test_env
+from support import (
+    ALWAYS_ON_SHIFT,
+    TwilioWebhooks,
+    config_without_wrap_up,
+    redis_test_url,
+    test_env,
+)
 from test_waiting_line import (
     DANA,
     HOTLINE,
@@ -21,6 +27,7 @@ from test_waiting_line import (
     fake_twilio,
     no_record_attribute,
     post,
+    private_redis,
     reach_routing,
     record_of,
     volunteer_leg,
@@ -31,12 +38,13 @@ from test_waiting_line import (
 from twiml_helpers import all_speech, ends_call, gather, query
 
 from hotline import create_app
+from hotline.models import VolunteerClaim
 from hotline.routing import claims, line_store
 from hotline.routing.roster_file import parse_roster_text
 from hotline.routing.roster_import import import_roster
 from hotline.settings import Settings
 
-FIXTURES = (fake_twilio,)  # pytest finds fixtures by name in the test module
+FIXTURES = (fake_twilio, private_redis)  # pytest finds fixtures by name in the test module
 ERZHAN = "+77011110002"
 ROSTER = WAITING_LINE_ROSTER + f"""  - handle: erzhan
     display_name: Erzhan
@@ -187,3 +195,28 @@ def test_a_caller_hanging_up_while_the_volunteer_is_rung_stops_that_ringing(
     assert claims.claimed_ids(redis_client, [1, 2]) == set()
     record = record_of(app, params["CallSid"])
     assert "line:hangup" not in (record.ivr_path or [])  # a direct caller never waited in line
+
+
+def test_with_redis_stopped_a_free_volunteer_is_rung_with_dial_and_a_database_claim(
+    sqlite_url, private_redis, fake_twilio
+):
+    settings = Settings.from_env(test_env(
+        DATABASE_URL=sqlite_url, REDIS_URL=private_redis.url,
+        TWILIO_API_BASE_URL=fake_twilio.base_url,
+        HOTLINE_CONFIG_DIR=config_without_wrap_up(_config_tmp()),
+    ))  # fmt: skip
+    app = create_app(settings)
+    with app.extensions["db"].session() as session:
+        import_roster(session, parse_roster_text(ROSTER), app.extensions["fernet"])
+    twilio = TwilioWebhooks(app.test_client())
+    private_redis.stop()
+    params, root = call_in(twilio, fake_twilio)
+    # The REST API answers, but there is no line without Redis: the call is not in a conference
+    # (so it cannot be transferred), and the claim is in the database.
+    number = root.find("./Dial/Number")
+    assert number is not None and root.find("./Enqueue") is None and not fake_twilio.created
+    assert root.find("./Dial").get("callerId") == HOTLINE
+    with app.extensions["db"].session() as session:
+        (claim,) = session.query(VolunteerClaim).all()
+        assert claim.owner == f"call:{params['CallSid']}"
+    app.extensions["db"].dispose()
