@@ -9,9 +9,10 @@ in the same process as the baseline.
 
     .venv/bin/python bench/stats_aggregates.py [--sizes 1000000,5000000] [--runs 30]
         [--raw-runs 5] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--redis-url redis://127.0.0.1:6390/13] [--keep]
+        [--redis-url redis://127.0.0.1:6390/13] [--keep] [--reuse]
 
-Databases are named hotline_bench_issue10_<size> and dropped afterwards (unless --keep).
+Databases are named hotline_bench_issue10_<size> and dropped afterwards (unless --keep);
+--reuse times a database kept by an earlier run instead of seeding it again.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def main() -> int:
         default=os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6390") + "/13",
     )
     parser.add_argument("--keep", action="store_true", help="do not drop the databases")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept database if any")
     args = parser.parse_args()
     admin_url = normalize_database_url(args.admin_url)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -106,11 +108,16 @@ def main() -> int:
         for size in (int(s) for s in args.sizes.split(",")):
             name = f"hotline_bench_issue10_{size}"
             with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                exists = connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                seed = not (args.reuse and exists)
+                if seed:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
             url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
             try:
-                results += run(url, size, args, base)
+                results += run(url, size, args, base, seed)
             finally:
                 if not args.keep:
                     with admin.connect() as connection:
@@ -128,7 +135,7 @@ def main() -> int:
     return 0
 
 
-def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
+def run(url: str, size: int, args: argparse.Namespace, base, seed: bool) -> list[tuple]:
     from support import test_env
 
     from hotline import create_app
@@ -140,19 +147,23 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     upgrade(url)
     engine = create_engine(url)
     started = time.perf_counter()
-    with engine.begin() as connection:
-        for statement in SEED:
-            connection.execute(text(statement), {"n": size})
-    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.execute(text("VACUUM ANALYZE"))
-    print(f"\n{size:,} call records seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    if seed:
+        with engine.begin() as connection:
+            for statement in SEED:
+                connection.execute(text(statement), {"n": size})
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+        print(f"\n{size:,} call records seeded in {time.perf_counter() - started:.1f} s")
+    else:
+        print(f"\n{size:,} call records: the database kept by an earlier run", flush=True)
     key = Fernet.generate_key().decode()
     settings = Settings.from_env(
         test_env(DATABASE_URL=url, CALLBACK_ENCRYPTION_KEYS=key, REDIS_URL=args.redis_url)
     )
     app = create_app(settings)
-    with app.extensions["db"].session() as session:
-        create_user(session, "figures", PASSWORD, "supervisor")
+    if seed:
+        with app.extensions["db"].session() as session:
+            create_user(session, "figures", PASSWORD, "supervisor")
     client = app.test_client()
     token = CSRF.search(client.get("/dashboard/login").text).group(1)
     client.post(
@@ -175,7 +186,7 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     with app.extensions["db"].session() as session:
         began = time.perf_counter()
         closed = aggregates.close_days(
-            session, settings.tz, aggregates.closable_through(datetime.now(UTC), settings.tz)
+            session, settings.tz, aggregates.closable_through(session, datetime.now(UTC), settings.tz)
         )
         session.commit()
         print(f"  {closed} days closed in {time.perf_counter() - began:.1f} s", flush=True)

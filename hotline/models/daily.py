@@ -2,7 +2,9 @@
 
 One set of rows per local day (HOTLINE_TIMEZONE) once the day is closed (hotline.outcomes.
 aggregates): no caller keys, no volunteer ids, no call ids. Topic and language are '' when the
-caller chose none. Statistics over long periods read these instead of every call.
+caller chose none, '*' in the rows summed over every topic or language (all tables but
+daily_calls, small enough to sum on reading). Statistics over long periods read these instead
+of every call.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class DailyOutcomes(Base):
     "harm|sex", option "physical|female"), and reports in all (field "", option "")."""
 
     __tablename__ = "daily_outcomes"
+    __table_args__ = (Index("ix_daily_outcomes_topic_language_day", "topic", "language", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,8 +1,11 @@
 """Daily totals of calls and outcome reports: counts only, kept after `hotline purge`.
 
-A local day is closed once SETTLE_DAYS days have begun after it (its calls have ended and
-their reports are in): its counts are written to the daily tables (hotline.models.daily) in a
-few set-based INSERT ... SELECT statements, and it is marked closed. Afterwards:
+A local day is closed once it is over and none of its calls is still in the menu or being
+routed (finalize may still change their outcome), CLOSE_GRACE after midnight; at the latest
+SETTLE_DAYS days after it (a call whose status callback never came holds no day back for
+ever). So the statistics read only today from the records. Its counts are written to the
+daily tables (hotline.models.daily) in a few set-based INSERT ... SELECT statements, also
+summed over every topic, language or both (ANY), and it is marked closed. Afterwards:
 - the worker's sweep closes each new day (incremental), `hotline purge` closes every day it is
   about to delete first, so a purge never loses a count;
 - a report saved or corrected for a closed day moves its counts at once (apply_report);
@@ -16,12 +19,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, delete, func, insert, literal, select
+from sqlalchemy import Select, case, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..calllog.records import UNSETTLED
 from ..localtime_sql import local_parts
 from ..models import (
     CallRecord,
@@ -37,6 +42,7 @@ from ..models import (
 from ..models.call import CallOutcome
 
 SETTLE_DAYS = 2
+CLOSE_GRACE = timedelta(minutes=10)  # a call record begun just before midnight is committed
 CHUNK_DAYS = 7
 CONNECTED = CallOutcome.CONNECTED.value
 ABANDONED = CallOutcome.ABANDONED_WAITING.value
@@ -48,7 +54,8 @@ UNANSWERED = (
     ABANDONED,
 )
 SEX = "sex"
-ANY = "*"  # daily_unanswered and daily_waits rows summed over every topic or language
+ANY = "*"  # rows of the daily tables (but daily_calls) summed over every topic or language
+T = TypeVar("T", str, ColumnElement[str])
 _DAILY = (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes)
 
 
@@ -63,9 +70,22 @@ def local_day(at: datetime, tz: ZoneInfo) -> date:
     return at.astimezone(tz).date()
 
 
-def closable_through(now: datetime, tz: ZoneInfo) -> date:
-    """The last day that may be closed now."""
-    return local_day(now, tz) - timedelta(days=SETTLE_DAYS)
+def closable_through(session: Session, now: datetime, tz: ZoneInfo) -> date:
+    """The last day that may be closed now: yesterday once its calls have all settled (none
+    in the menu or routing) and CLOSE_GRACE has passed, else the day SETTLE_DAYS ago."""
+    today = local_day(now - CLOSE_GRACE, tz)
+    settled = today - timedelta(days=SETTLE_DAYS)
+    since, until = day_start(settled + timedelta(days=1), tz), day_start(today, tz)
+    unsettled = session.scalar(
+        select(CallRecord.id)
+        .where(
+            CallRecord.outcome.in_(UNSETTLED),
+            CallRecord.started_at >= since,
+            CallRecord.started_at < until,
+        )
+        .limit(1)
+    )
+    return settled if unsettled is not None else today - timedelta(days=1)
 
 
 def purge_cutoff(session: Session) -> datetime | None:
@@ -106,8 +126,17 @@ def close_days(session: Session, tz: ZoneInfo, through: date) -> int:
     first = last + timedelta(days=1) if last else _first_record_day(session, tz)
     if first is None or first > through:
         return 0
+    _hold_reports(session)
     _aggregate(session, tz, first, through)
     return (through - first).days + 1
+
+
+def _hold_reports(session: Session) -> None:
+    # A report saved while its day closes would be in neither the INSERT ... SELECT (not yet
+    # committed) nor apply_report (the day not yet closed): report writers wait for the close
+    # (a day's close takes well under a second; a first close or a rebuild longer).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE outcome_reports, outcome_choices IN SHARE MODE"))
 
 
 def rebuild(session: Session, tz: ZoneInfo, through: date) -> int:
@@ -119,6 +148,7 @@ def rebuild(session: Session, tz: ZoneInfo, through: date) -> int:
         first = max(first, local_day(cutoff, tz) + timedelta(days=1)) if first else None
     if first is None or first > through:
         return 0
+    _hold_reports(session)
     for table in (*_DAILY, ClosedDay):
         session.execute(delete(table).where(table.day >= first, table.day <= through))
     _aggregate(session, tz, first, through)
@@ -152,25 +182,21 @@ def _aggregate_days(session: Session, tz: ZoneInfo, first: date, last: date) -> 
     start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
     dialect = session.get_bind().dialect.name
     calls = local_parts(CallRecord.started_at, dialect, tz, start, end)
-    topic: ColumnElement[str] = func.coalesce(CallRecord.topic, "")
-    language: ColumnElement[str] = func.coalesce(CallRecord.language, "")
+    detail_topic: ColumnElement[str] = func.coalesce(CallRecord.topic, "")
+    detail_language: ColumnElement[str] = func.coalesce(CallRecord.language, "")
     in_range = (CallRecord.started_at >= start, CallRecord.started_at < end)
     asked = CallRecord.outcome.in_((CONNECTED, *UNANSWERED))
     _insert(
         session, DailyCalls,
         ("day", "topic", "language", "calls", "asked", "connected", "unanswered"),
         select(
-            calls.day, topic, language, func.count(), _flag(asked),
+            calls.day, detail_topic, detail_language, func.count(), _flag(asked),
             _flag(CallRecord.outcome == CONNECTED), _flag(CallRecord.outcome.in_(UNANSWERED)),
-        ).where(*in_range).group_by(calls.day, topic, language),
+        ).where(*in_range).group_by(calls.day, detail_topic, detail_language),
     )  # fmt: skip
     # Unanswered by hour and waits: also summed over every language, every topic and both
     # (ANY), so the statistics page reads one row per day and hour (or wait) whatever it filters.
-    every: ColumnElement[str] = literal(ANY)
-    sums: list[tuple[ColumnElement[str], ColumnElement[str]]] = [
-        (topic, language), (topic, every), (every, language), (every, every),
-    ]  # fmt: skip
-    for topic, language in sums:
+    for topic, language in _with_sums(detail_topic, detail_language):
         _insert(
             session, DailyUnanswered, ("day", "topic", "language", "hour", "missed", "abandoned"),
             select(
@@ -195,34 +221,55 @@ def _aggregate_days(session: Session, tz: ZoneInfo, first: date, last: date) -> 
 
 def _outcomes(session: Session, tz: ZoneInfo, dialect: str, start: datetime, end: datetime) -> None:
     reports = local_parts(OutcomeReport.call_started_at, dialect, tz, start, end)
-    topic = func.coalesce(OutcomeReport.topic, "")
-    language = func.coalesce(OutcomeReport.language, "")
+    detail_topic: ColumnElement[str] = func.coalesce(OutcomeReport.topic, "")
+    detail_language: ColumnElement[str] = func.coalesce(OutcomeReport.language, "")
     in_range = (OutcomeReport.call_started_at >= start, OutcomeReport.call_started_at < end)
     columns = ("day", "topic", "language", "field", "option", "calls")
-    _insert(
-        session, DailyOutcomes, columns,
-        select(reports.day, topic, language, literal(""), literal(""), func.count())
-        .where(*in_range).group_by(reports.day, topic, language),
-    )  # fmt: skip
-    _insert(
-        session, DailyOutcomes, columns,
-        select(
-            reports.day, topic, language, OutcomeChoice.field, OutcomeChoice.option, func.count()
-        ).join(OutcomeReport, OutcomeChoice.report_id == OutcomeReport.id)
-        .where(*in_range)
-        .group_by(reports.day, topic, language, OutcomeChoice.field, OutcomeChoice.option),
-    )  # fmt: skip
     other, sex = aliased(OutcomeChoice), aliased(OutcomeChoice)
     crossed_field = other.field + literal("|" + SEX)
     crossed_option = other.option + literal("|") + sex.option
-    _insert(
-        session, DailyOutcomes, columns,
-        select(reports.day, topic, language, crossed_field, crossed_option, func.count())
-        .join(OutcomeReport, other.report_id == OutcomeReport.id)
-        .join(sex, sex.report_id == OutcomeReport.id)
-        .where(*in_range, other.field != SEX, sex.field == SEX)
-        .group_by(reports.day, topic, language, crossed_field, crossed_option),
-    )  # fmt: skip
+    for topic, language in _with_sums(detail_topic, detail_language):
+        _insert(
+            session, DailyOutcomes, columns,
+            select(reports.day, topic, language, literal(""), literal(""), func.count())
+            .where(*in_range).group_by(reports.day, topic, language),
+        )  # fmt: skip
+        _insert(
+            session, DailyOutcomes, columns,
+            select(
+                reports.day, topic, language, OutcomeChoice.field, OutcomeChoice.option,
+                func.count(),
+            ).join(OutcomeReport, OutcomeChoice.report_id == OutcomeReport.id)
+            .where(*in_range)
+            .group_by(reports.day, topic, language, OutcomeChoice.field, OutcomeChoice.option),
+        )  # fmt: skip
+        _insert(
+            session, DailyOutcomes, columns,
+            select(reports.day, topic, language, crossed_field, crossed_option, func.count())
+            .join(OutcomeReport, other.report_id == OutcomeReport.id)
+            .join(sex, sex.report_id == OutcomeReport.id)
+            .where(*in_range, other.field != SEX, sex.field == SEX)
+            .group_by(reports.day, topic, language, crossed_field, crossed_option),
+        )  # fmt: skip
+
+
+def _with_sums(topic: T, language: T) -> list[tuple[T, T]]:
+    """The (topic, language) pair and the sums over every topic, language, or both (ANY)."""
+    every = literal(ANY) if isinstance(topic, ColumnElement) else ANY
+    return [(topic, language), (topic, every), (every, language), (every, every)]  # type: ignore[list-item]
+
+
+def summed_where(
+    table: Any, first: date, last: date, topic: str | None, language: str | None
+) -> list[ColumnElement[bool]]:
+    """The rows of a table with sums (all but daily_calls) for first..last and one topic and
+    language, ANY for what is not filtered: one set of rows per day, whatever the filter."""
+    return [
+        table.day >= first,
+        table.day <= last,
+        table.topic == (topic or ANY),
+        table.language == (language or ANY),
+    ]
 
 
 def _insert(session: Session, table: type, columns: Iterable[str], query: Select) -> None:  # type: ignore[type-arg]
@@ -259,16 +306,19 @@ def apply_report(
         return False
     delta = report_keys(after)
     delta.subtract(report_keys(before) if before is not None else Counter())
-    topic, language = report.topic or "", report.language or ""
-    for (field, option), change in delta.items():
-        if change == 0:
-            continue
-        key = {"day": day, "topic": topic, "language": language, "field": field, "option": option}
-        row = session.get(DailyOutcomes, key)
-        if row is None:
-            session.add(DailyOutcomes(**key, calls=change))
-        elif row.calls + change == 0:
-            session.delete(row)
-        else:
-            row.calls += change
+    for topic, language in _with_sums(report.topic or "", report.language or ""):
+        for (field, option), change in delta.items():
+            if change == 0:
+                continue
+            key = {
+                "day": day, "topic": topic, "language": language, "field": field,
+                "option": option,
+            }  # fmt: skip
+            row = session.get(DailyOutcomes, key)
+            if row is None:
+                session.add(DailyOutcomes(**key, calls=change))
+            elif row.calls + change == 0:
+                session.delete(row)
+            else:
+                row.calls += change
     return True

@@ -97,14 +97,10 @@ def _from_daily_totals(
     language: str | None,
     figures: OutcomeFigures,
 ) -> None:
-    where = [DailyOutcomes.day >= first, DailyOutcomes.day <= last]
-    if topic:
-        where.append(DailyOutcomes.topic == topic)
-    if language:
-        where.append(DailyOutcomes.language == language)
+    # The rows summed over what is not filtered: a few dozen a day.
     rows = db.execute(
         select(DailyOutcomes.field, DailyOutcomes.option, func.sum(DailyOutcomes.calls))
-        .where(*where)
+        .where(*aggregates.summed_where(DailyOutcomes, first, last, topic, language))
         .group_by(DailyOutcomes.field, DailyOutcomes.option)
     )
     for field_id, option, n in rows:
