@@ -79,3 +79,24 @@ class DailyOutcomes(Base):
     field: Mapped[str] = mapped_column(String(70), primary_key=True)
     option: Mapped[str] = mapped_column(String(70), primary_key=True)
     calls: Mapped[int] = mapped_column(Integer)
+
+
+class CallbackDay(Base):
+    """A local day whose callback requests are counted in daily_callbacks: all had ended, or
+    `hotline purge` was about to delete them (one still open counts as it then stood)."""
+
+    __tablename__ = "daily_callback_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class DailyCallbacks(Base):
+    """Callback requests created on the day, by how they ended."""
+
+    __tablename__ = "daily_callbacks"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)

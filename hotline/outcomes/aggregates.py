@@ -121,9 +121,13 @@ def open_runs(first: date, last: date, closed: set[date]) -> list[tuple[date, da
 
 
 def close_days(session: Session, tz: ZoneInfo, through: date) -> int:
-    """Close every day up to `through` that is not closed yet (the caller commits); how many."""
+    """Close every day up to `through` that is not closed yet, and count the callbacks of the
+    days whose requests have all ended (the caller commits); how many days closed."""
+    from . import callback_totals  # it reads the days with this module's helpers
+
     last = session.scalar(select(func.max(ClosedDay.day)))
     first = last + timedelta(days=1) if last else _first_record_day(session, tz)
+    callback_totals.fold(session, tz, through)
     if first is None or first > through:
         return 0
     _hold_reports(session)
@@ -142,8 +146,11 @@ def _hold_reports(session: Session) -> None:
 def rebuild(session: Session, tz: ZoneInfo, through: date) -> int:
     """Compute again every day whose records are all still there, up to `through`; how many
     days (the caller commits). Days before the last purge's cutoff keep their totals."""
+    from . import callback_totals  # it reads the days with this module's helpers
+
     first = _first_record_day(session, tz)
     cutoff = purge_cutoff(session)
+    callback_totals.rebuild(session, tz, local_day(cutoff, tz) if cutoff else None, through)
     if cutoff is not None:
         first = max(first, local_day(cutoff, tz) + timedelta(days=1)) if first else None
     if first is None or first > through:

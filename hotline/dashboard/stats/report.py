@@ -91,7 +91,9 @@ def build_tables(figures: Figures, callbacks: dict[str, int]) -> list[ReportTabl
 def _load(choice: PeriodChoice) -> list[ReportTable]:
     db = get_session()
     period = to_period(choice)
-    tables = build_tables(compute(db, period, hotline_tz()), callback_counts(db, period))
+    tables = build_tables(
+        compute(db, period, hotline_tz()), callback_counts(db, period, hotline_tz())
+    )
     outcomes = outcome_figures.for_days(db, hotline_tz(), choice.first, choice.last)
     return tables + outcome_tables(outcomes, current_app.extensions["outcome_schema"])
 
