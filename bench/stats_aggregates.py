@@ -2,7 +2,8 @@
 records: from the records alone, and with the daily totals (hotline.outcomes.aggregates).
 
 Seeds a throwaway database per size with INSERT ... SELECT over generate_series (400 days of
-calls, 200,000 callers, one connected call in five reported with four choices), closes the
+calls, 200,000 callers, one connected call in five reported with four choices, a callback
+request per call that asked for one), closes the
 settled days the way the worker does, then times GET /dashboard/stats through the Flask test
 client signed in as a supervisor (session check, SQL, charts, template), and a bare Flask route
 in the same process as the baseline.
@@ -39,10 +40,19 @@ from hotline.settings import Settings, normalize_database_url  # noqa: E402
 
 PASSWORD = "quiet meadow lantern 4812 river"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CALLBACKS = """INSERT INTO callback_requests (call_record_id, topic, language, time_window,
+         identify, status, attempts, expires_at, number_last_digits, created_at, updated_at,
+         version)
+       SELECT id, coalesce(topic, 'violence'), language, 'any', false,
+              CASE WHEN started_at > now() - interval '1 day' THEN 'pending'
+                   ELSE (ARRAY['completed', 'completed', 'failed', 'expired', 'cancelled'])
+                        [1 + id % 5] END,
+              1, started_at + interval '72 hours', '67', started_at, started_at, 1
+       FROM call_records WHERE outcome = 'callback_requested'"""
 SEED = [
     # 400 days of calls, newest last, in the order the hotline writes them.
     """INSERT INTO call_records (call_sid, caller_key, caller_key_version, language, topic,
-         ivr_path, outcome, started_at, wait_seconds, answered_by_id)
+         ivr_path, outcome, started_at, ended_at, wait_seconds, answered_by_id)
        SELECT 'CA' || lpad(to_hex(g), 32, '0'),
               md5((g % 200000)::text) || md5((g % 200000)::text || 'k'), 1,
               (ARRAY['ru', 'kk', 'en'])[1 + (g * 7) % 3],
@@ -52,9 +62,12 @@ SEED = [
                      'no_answer', 'callback_requested', 'abandoned_waiting',
                      'emergency_info'])[1 + (g * 31) % 8],
               now() - ((:n - g)::float / :n) * interval '400 days',
+              now() - ((:n - g)::float / :n) * interval '400 days' + interval '4 minutes',
               CASE WHEN (g * 31) % 8 < 3 THEN 5 + g % 115 END,
               CASE WHEN (g * 31) % 8 < 3 THEN 1 + g % 50 END
        FROM generate_series(1, :n) AS g""",
+    # A callback request per call that asked for one: ended, but those of the last day open.
+    CALLBACKS,
     """INSERT INTO outcome_reports (call_record_id, volunteer_id, call_started_at, topic,
          language, caller_key, answers, created_at, updated_at, version)
        SELECT id, answered_by_id, started_at, topic, language, caller_key, '{}'::json,

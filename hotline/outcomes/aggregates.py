@@ -1,17 +1,18 @@
 """Daily totals of calls and outcome reports: counts only, kept after `hotline purge`.
 
-A local day is closed once it is over and none of its calls is still in the menu or being
-routed (finalize may still change their outcome), CLOSE_GRACE after midnight; at the latest
-SETTLE_DAYS days after it (a call whose status callback never came holds no day back for
-ever). So the statistics read only today from the records. Its counts are written to the
-daily tables (hotline.models.daily) in a few set-based INSERT ... SELECT statements, also
-summed over every topic, language or both (ANY), and it is marked closed. Afterwards:
+A local day is closed once every call of it has ended CLOSE_GRACE ago (their outcomes are
+final; the webhooks' events are applied in the background), at the latest SETTLE_DAYS days
+after it (a call whose status callback never came holds no day back for ever). So the
+statistics read only today from the records. Its counts are written to the daily tables
+(hotline.models.daily) in a few set-based INSERT ... SELECT statements, also summed over every
+topic, language or both (ANY), and it is marked closed. Afterwards:
 - the worker's sweep closes each new day (incremental), `hotline purge` closes every day it is
   about to delete first, so a purge never loses a count;
 - a report saved or corrected for a closed day moves its counts at once (apply_report);
 - `hotline stats rebuild` computes every day whose records are all still there again (the
   days before the last purge keep their totals: their records are gone);
 - statistics read the closed days from here and only the open days from the records.
+Callback requests are counted per day too, once all of a day's have ended (callback_totals).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, delete, func, insert, literal, select, text
+from sqlalchemy import Select, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,7 +43,7 @@ from ..models import (
 from ..models.call import CallOutcome
 
 SETTLE_DAYS = 2
-CLOSE_GRACE = timedelta(minutes=10)  # a call record begun just before midnight is committed
+CLOSE_GRACE = timedelta(minutes=10)  # for the last events of a call to be applied
 CHUNK_DAYS = 7
 CONNECTED = CallOutcome.CONNECTED.value
 ABANDONED = CallOutcome.ABANDONED_WAITING.value
@@ -71,21 +72,28 @@ def local_day(at: datetime, tz: ZoneInfo) -> date:
 
 
 def closable_through(session: Session, now: datetime, tz: ZoneInfo) -> date:
-    """The last day that may be closed now: yesterday once its calls have all settled (none
-    in the menu or routing) and CLOSE_GRACE has passed, else the day SETTLE_DAYS ago."""
-    today = local_day(now - CLOSE_GRACE, tz)
+    """The last day that may be closed now: yesterday once every call of it has ended more
+    than CLOSE_GRACE ago (the webhooks' events are applied in the background, in any order),
+    else the day SETTLE_DAYS ago (a call whose status callback never came holds nothing back)."""
+    today = local_day(now, tz)
     settled = today - timedelta(days=SETTLE_DAYS)
     since, until = day_start(settled + timedelta(days=1), tz), day_start(today, tz)
     unsettled = session.scalar(
         select(CallRecord.id)
         .where(
-            CallRecord.outcome.in_(UNSETTLED),
             CallRecord.started_at >= since,
             CallRecord.started_at < until,
+            or_(
+                CallRecord.ended_at.is_(None),
+                CallRecord.ended_at > now - CLOSE_GRACE,
+                CallRecord.outcome.in_(UNSETTLED),
+            ),
         )
         .limit(1)
     )
-    return settled if unsettled is not None else today - timedelta(days=1)
+    return (
+        settled if unsettled is not None or now - until < CLOSE_GRACE else today - timedelta(days=1)
+    )
 
 
 def purge_cutoff(session: Session) -> datetime | None:

@@ -184,16 +184,17 @@ def connected(db) -> list:
 def test_yesterday_closes_once_its_calls_have_settled(db):
     now = local(date(2025, 3, 2), 9)  # 9:00 on 2 March, Almaty
     assert aggregates.closable_through(db, now, ALMATY) == date(2025, 3, 1)
-    # Just after midnight, records begun before it may not be committed yet.
+    # Just after midnight, the last events of yesterday's calls may not be applied yet.
     assert aggregates.closable_through(db, local(date(2025, 3, 2), 0), ALMATY) == date(2025, 2, 28)
-    # A call of yesterday still being routed: its outcome may change, the day waits
-    # (at most SETTLE_DAYS: a status callback that never comes holds nothing back for ever).
+    # A call of yesterday still going on (or just ended): its outcome may change, the day
+    # waits (at most SETTLE_DAYS: a status callback that never comes holds nothing for ever).
     call = add_call(db, local(date(2025, 3, 1), 23), outcome="routing", ended_at=None)
     assert aggregates.closable_through(db, now, ALMATY) == date(2025, 2, 28)
     assert aggregates.closable_through(db, now + timedelta(days=1), ALMATY) == date(2025, 3, 2)
-    call.outcome = "abandoned_waiting"
+    call.outcome, call.ended_at = "abandoned_waiting", now - timedelta(minutes=5)
     db.commit()
-    assert aggregates.closable_through(db, now, ALMATY) == date(2025, 3, 1)
+    assert aggregates.closable_through(db, now, ALMATY) == date(2025, 2, 28)
+    assert aggregates.closable_through(db, now + timedelta(minutes=6), ALMATY) == date(2025, 3, 1)
 
 
 def test_a_days_callbacks_are_counted_once_all_have_ended(db):
