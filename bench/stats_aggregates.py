@@ -156,7 +156,15 @@ def run(url: str, size: int, args: argparse.Namespace, base, seed: bool) -> list
     from hotline import create_app
     from hotline.dashboard.accounts.users import create_user
     from hotline.migrate import upgrade
-    from hotline.models import ClosedDay, DailyCalls, DailyOutcomes, DailyUnanswered, DailyWaits
+    from hotline.models import (
+        CallbackDay,
+        ClosedDay,
+        DailyCallbacks,
+        DailyCalls,
+        DailyOutcomes,
+        DailyUnanswered,
+        DailyWaits,
+    )
     from hotline.outcomes import aggregates
 
     upgrade(url)
@@ -217,7 +225,8 @@ def run(url: str, size: int, args: argparse.Namespace, base, seed: bool) -> list
             f"  {days} days with daily totals: median {median:.0f} ms, p95 {p95:.0f} ms", flush=True
         )
     with app.extensions["db"].session() as session:  # leave the tables as the seed made them
-        for table in (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes, ClosedDay):
+        daily = (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes, DailyCallbacks)
+        for table in (*daily, ClosedDay, CallbackDay):
             session.execute(delete(table))
         session.commit()
     app.extensions["db"].dispose()

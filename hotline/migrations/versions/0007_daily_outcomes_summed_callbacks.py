@@ -8,7 +8,8 @@ The statistics read daily_outcomes for one (topic, language) pair, '*' standing 
 daily_unanswered and daily_waits (0005): an index for that read, and the '*' rows for the days
 closed before this version (sums of the rows they already hold, so no count changes).
 Callback requests per day and status (daily_callbacks), and the days counted there: the worker
-counts the days of the requests still kept on its next sweep.
+counts the days of the requests still kept on its next sweep; an index on their creation time
+for the days read from the requests themselves.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ _SUMS = (("topic", "'*'"), ("'*'", "language"), ("'*'", "'*'"))
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("callback_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_callback_requests_created_at"), ["created_at"], unique=False
+        )
     op.create_table(
         "daily_callback_days",
         sa.Column("day", sa.Date(), nullable=False),
@@ -61,3 +66,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_daily_outcomes_topic_language_day")
     op.drop_table("daily_callbacks")
     op.drop_table("daily_callback_days")
+    with op.batch_alter_table("callback_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callback_requests_created_at"))
