@@ -23,9 +23,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, delete, func, insert, literal, or_, select, text
+from sqlalchemy import Select, bindparam, case, delete, func, insert, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..calllog.records import UNSETTLED
 from ..localtime_sql import local_parts
@@ -280,11 +280,19 @@ def summed_where(
     """The rows of a table with sums (all but daily_calls) for first..last and one topic and
     language, ANY for what is not filtered: one set of rows per day, whatever the filter."""
     return [
-        table.day >= first,
-        table.day <= last,
-        table.topic == (topic or ANY),
-        table.language == (language or ANY),
+        table.day >= inline(first),
+        table.day <= inline(last),
+        table.topic == inline(topic or ANY),
+        table.language == inline(language or ANY),
     ]
+
+
+def inline(value: object) -> BindParameter[Any]:
+    """A value written into the SQL text: after five runs psycopg prepares a statement and
+    PostgreSQL may plan it once for any value (a generic plan), which for these reads scans a
+    year of daily rows by the primary key (50 ms instead of 5); with the values inline, each
+    plan knows them."""
+    return bindparam(None, value, literal_execute=True)
 
 
 def _insert(session: Session, table: type, columns: Iterable[str], query: Select) -> None:  # type: ignore[type-arg]

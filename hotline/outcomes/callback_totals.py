@@ -111,7 +111,8 @@ def counts(
     found: dict[str, int] = {}
     if folded:
         query = select(DailyCallbacks.status, func.sum(DailyCallbacks.requests)).where(
-            DailyCallbacks.day >= min(folded), DailyCallbacks.day <= max(folded)
+            DailyCallbacks.day >= aggregates.inline(min(folded)),
+            DailyCallbacks.day <= aggregates.inline(max(folded)),
         )
         query = _filtered(query, DailyCallbacks, topic, language)
         for status, n in session.execute(query.group_by(DailyCallbacks.status)):
