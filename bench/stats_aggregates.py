@@ -2,16 +2,18 @@
 records: from the records alone, and with the daily totals (hotline.outcomes.aggregates).
 
 Seeds a throwaway database per size with INSERT ... SELECT over generate_series (400 days of
-calls, 200,000 callers, one connected call in five reported with four choices), closes the
+calls, 200,000 callers, one connected call in five reported with four choices, a callback
+request per call that asked for one), closes the
 settled days the way the worker does, then times GET /dashboard/stats through the Flask test
 client signed in as a supervisor (session check, SQL, charts, template), and a bare Flask route
 in the same process as the baseline.
 
     .venv/bin/python bench/stats_aggregates.py [--sizes 1000000,5000000] [--runs 30]
         [--raw-runs 5] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--redis-url redis://127.0.0.1:6390/13] [--keep]
+        [--redis-url redis://127.0.0.1:6390/13] [--keep] [--reuse]
 
-Databases are named hotline_bench_issue10_<size> and dropped afterwards (unless --keep).
+Databases are named hotline_bench_issue10_<size> and dropped afterwards (unless --keep);
+--reuse times a database kept by an earlier run instead of seeding it again.
 """
 
 from __future__ import annotations
@@ -38,10 +40,19 @@ from hotline.settings import Settings, normalize_database_url  # noqa: E402
 
 PASSWORD = "quiet meadow lantern 4812 river"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CALLBACKS = """INSERT INTO callback_requests (call_record_id, topic, language, time_window,
+         identify, status, attempts, expires_at, number_last_digits, created_at, updated_at,
+         version)
+       SELECT id, coalesce(topic, 'violence'), language, 'any', false,
+              CASE WHEN started_at > now() - interval '1 day' THEN 'pending'
+                   ELSE (ARRAY['completed', 'completed', 'failed', 'expired', 'cancelled'])
+                        [1 + id % 5] END,
+              1, started_at + interval '72 hours', '67', started_at, started_at, 1
+       FROM call_records WHERE outcome = 'callback_requested'"""
 SEED = [
     # 400 days of calls, newest last, in the order the hotline writes them.
     """INSERT INTO call_records (call_sid, caller_key, caller_key_version, language, topic,
-         ivr_path, outcome, started_at, wait_seconds, answered_by_id)
+         ivr_path, outcome, started_at, ended_at, wait_seconds, answered_by_id)
        SELECT 'CA' || lpad(to_hex(g), 32, '0'),
               md5((g % 200000)::text) || md5((g % 200000)::text || 'k'), 1,
               (ARRAY['ru', 'kk', 'en'])[1 + (g * 7) % 3],
@@ -51,9 +62,12 @@ SEED = [
                      'no_answer', 'callback_requested', 'abandoned_waiting',
                      'emergency_info'])[1 + (g * 31) % 8],
               now() - ((:n - g)::float / :n) * interval '400 days',
+              now() - ((:n - g)::float / :n) * interval '400 days' + interval '4 minutes',
               CASE WHEN (g * 31) % 8 < 3 THEN 5 + g % 115 END,
               CASE WHEN (g * 31) % 8 < 3 THEN 1 + g % 50 END
        FROM generate_series(1, :n) AS g""",
+    # A callback request per call that asked for one: ended, but those of the last day open.
+    CALLBACKS,
     """INSERT INTO outcome_reports (call_record_id, volunteer_id, call_started_at, topic,
          language, caller_key, answers, created_at, updated_at, version)
        SELECT id, answered_by_id, started_at, topic, language, caller_key, '{}'::json,
@@ -85,7 +99,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000")
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--raw-runs", type=int, default=5, help="runs from the records alone")
+    parser.add_argument(
+        "--raw-runs", type=int, default=5, help="runs from the records alone (0: none)"
+    )
     parser.add_argument(
         "--admin-url",
         default=os.environ.get(
@@ -97,6 +113,7 @@ def main() -> int:
         default=os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6390") + "/13",
     )
     parser.add_argument("--keep", action="store_true", help="do not drop the databases")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept database if any")
     args = parser.parse_args()
     admin_url = normalize_database_url(args.admin_url)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -106,11 +123,16 @@ def main() -> int:
         for size in (int(s) for s in args.sizes.split(",")):
             name = f"hotline_bench_issue10_{size}"
             with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                exists = connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                seed = not (args.reuse and exists)
+                if seed:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
             url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
             try:
-                results += run(url, size, args, base)
+                results += run(url, size, args, base, seed)
             finally:
                 if not args.keep:
                     with admin.connect() as connection:
@@ -128,31 +150,43 @@ def main() -> int:
     return 0
 
 
-def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
+def run(url: str, size: int, args: argparse.Namespace, base, seed: bool) -> list[tuple]:
     from support import test_env
 
     from hotline import create_app
     from hotline.dashboard.accounts.users import create_user
     from hotline.migrate import upgrade
-    from hotline.models import ClosedDay, DailyCalls, DailyOutcomes, DailyUnanswered, DailyWaits
+    from hotline.models import (
+        CallbackDay,
+        ClosedDay,
+        DailyCallbacks,
+        DailyCalls,
+        DailyOutcomes,
+        DailyUnanswered,
+        DailyWaits,
+    )
     from hotline.outcomes import aggregates
 
     upgrade(url)
     engine = create_engine(url)
     started = time.perf_counter()
-    with engine.begin() as connection:
-        for statement in SEED:
-            connection.execute(text(statement), {"n": size})
-    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.execute(text("VACUUM ANALYZE"))
-    print(f"\n{size:,} call records seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    if seed:
+        with engine.begin() as connection:
+            for statement in SEED:
+                connection.execute(text(statement), {"n": size})
+        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+        print(f"\n{size:,} call records seeded in {time.perf_counter() - started:.1f} s")
+    else:
+        print(f"\n{size:,} call records: the database kept by an earlier run", flush=True)
     key = Fernet.generate_key().decode()
     settings = Settings.from_env(
         test_env(DATABASE_URL=url, CALLBACK_ENCRYPTION_KEYS=key, REDIS_URL=args.redis_url)
     )
     app = create_app(settings)
-    with app.extensions["db"].session() as session:
-        create_user(session, "figures", PASSWORD, "supervisor")
+    if seed:
+        with app.extensions["db"].session() as session:
+            create_user(session, "figures", PASSWORD, "supervisor")
     client = app.test_client()
     token = CSRF.search(client.get("/dashboard/login").text).group(1)
     client.post(
@@ -165,7 +199,7 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
         (365, f"/dashboard/stats?from={today - timedelta(days=364)}&to={today}"),
     ]
     results = []
-    for days, path in periods:
+    for days, path in periods if args.raw_runs else ():
         median, p95, status = timed(client, path, args.raw_runs)
         # Past PostgreSQL's statement_timeout (6 s, hotline.db) the page fails: say so.
         source = "records" if status == 200 else f"records {status}"
@@ -175,7 +209,9 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
     with app.extensions["db"].session() as session:
         began = time.perf_counter()
         closed = aggregates.close_days(
-            session, settings.tz, aggregates.closable_through(datetime.now(UTC), settings.tz)
+            session,
+            settings.tz,
+            aggregates.closable_through(session, datetime.now(UTC), settings.tz),
         )
         session.commit()
         print(f"  {closed} days closed in {time.perf_counter() - began:.1f} s", flush=True)
@@ -189,7 +225,8 @@ def run(url: str, size: int, args: argparse.Namespace, base) -> list[tuple]:
             f"  {days} days with daily totals: median {median:.0f} ms, p95 {p95:.0f} ms", flush=True
         )
     with app.extensions["db"].session() as session:  # leave the tables as the seed made them
-        for table in (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes, ClosedDay):
+        daily = (DailyCalls, DailyUnanswered, DailyWaits, DailyOutcomes, DailyCallbacks)
+        for table in (*daily, ClosedDay, CallbackDay):
             session.execute(delete(table))
         session.commit()
     app.extensions["db"].dispose()

@@ -180,7 +180,7 @@ def cmd_stats_rebuild(_args: argparse.Namespace) -> int:
     store = database.Database(settings.database_url)
     try:
         with store.session() as session:
-            through = aggregates.closable_through(utcnow(), settings.tz)
+            through = aggregates.closable_through(session, utcnow(), settings.tz)
             days = aggregates.rebuild(session, settings.tz, through)
             session.commit()
     finally:

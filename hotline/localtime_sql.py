@@ -59,6 +59,13 @@ def local_parts(
     )
 
 
+def weekday_of(day: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: str) -> ColumnElement:
+    """The weekday (0 = Monday) of a DATE column."""
+    if dialect == "postgresql":
+        return cast(extract("isodow", day), Integer) - 1
+    return (cast(func.strftime(literal_column("'%w'"), day), Integer) + 6) % 7
+
+
 def offsets(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """(from UTC instant, offset in minutes) for each offset in force between start and end."""
     current = _offset(tz, start)

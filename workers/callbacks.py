@@ -90,7 +90,7 @@ def _close_days(rt: CallbackRuntime) -> int:
     try:
         with rt.sessions() as session:
             closed = aggregates.close_days(
-                session, rt.tz, aggregates.closable_through(datetime.now(UTC), rt.tz)
+                session, rt.tz, aggregates.closable_through(session, datetime.now(UTC), rt.tz)
             )
             session.commit()
             return closed

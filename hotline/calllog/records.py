@@ -14,7 +14,7 @@ from ..models import CallOutcome, CallRecord, utcnow
 # Twilio's final call statuses; anything else is a progress event.
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 # An outcome the status callback may still replace: the caller left before anything settled it.
-_UNSETTLED = {CallOutcome.IN_MENU.value, CallOutcome.ROUTING.value}
+UNSETTLED = {CallOutcome.IN_MENU.value, CallOutcome.ROUTING.value}
 _MAX_PATH = 200  # a caller pressing keys for an hour must not grow a row without bound
 
 
@@ -79,7 +79,7 @@ def mark_routing(record: CallRecord, at: datetime | None = None) -> None:
     """The caller chose a topic and is being handed to routing."""
     if record.routed_at is None:
         record.routed_at = at or utcnow()
-    if record.outcome in _UNSETTLED or record.outcome == CallOutcome.EMERGENCY_INFO.value:
+    if record.outcome in UNSETTLED or record.outcome == CallOutcome.EMERGENCY_INFO.value:
         record.outcome = CallOutcome.ROUTING.value
 
 

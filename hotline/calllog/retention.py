@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..models import CallbackRequest, CallRecord, DashboardSession, TwilioCallPurge
 from ..models.callback import OPEN_STATUSES
-from ..outcomes import aggregates
+from ..outcomes import aggregates, callback_totals
 
 # A dashboard session older than this is dead whatever its activity (the absolute timeout is 8 h).
 _SESSION_MAX_AGE = timedelta(days=1)
@@ -49,6 +49,7 @@ def purge(
     cutoff = now - timedelta(days=retention_days)
     if tz is not None:
         aggregates.close_days(session, tz, aggregates.local_day(cutoff, tz))
+        callback_totals.fold(session, tz, aggregates.local_day(cutoff, tz), open_too=True)
     calls = _rows(session, delete(CallRecord).where(CallRecord.started_at < cutoff))
     callbacks = _rows(
         session,

@@ -6,7 +6,15 @@ from .base import Base, UTCDateTime, utcnow
 from .call import CallOutcome, CallRecord, RingAttempt
 from .callback import AttemptOutcome, CallbackAttempt, CallbackRequest, CallbackStatus
 from .coordination import AppliedEvent, VolunteerClaim, WebhookReply
-from .daily import ClosedDay, DailyCalls, DailyOutcomes, DailyUnanswered, DailyWaits
+from .daily import (
+    CallbackDay,
+    ClosedDay,
+    DailyCallbacks,
+    DailyCalls,
+    DailyOutcomes,
+    DailyUnanswered,
+    DailyWaits,
+)
 from .outcome import OutcomeChoice, OutcomeReport
 from .roster import Shift, Volunteer
 from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
@@ -19,9 +27,11 @@ __all__ = [
     "CallOutcome",
     "CallRecord",
     "CallbackAttempt",
+    "CallbackDay",
     "CallbackRequest",
     "CallbackStatus",
     "ClosedDay",
+    "DailyCallbacks",
     "DailyCalls",
     "DailyOutcomes",
     "DailyUnanswered",

@@ -2,7 +2,9 @@
 
 One set of rows per local day (HOTLINE_TIMEZONE) once the day is closed (hotline.outcomes.
 aggregates): no caller keys, no volunteer ids, no call ids. Topic and language are '' when the
-caller chose none. Statistics over long periods read these instead of every call.
+caller chose none, '*' in the rows summed over every topic or language (all tables but
+daily_calls, small enough to sum on reading). Statistics over long periods read these instead
+of every call.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class DailyOutcomes(Base):
     "harm|sex", option "physical|female"), and reports in all (field "", option "")."""
 
     __tablename__ = "daily_outcomes"
+    __table_args__ = (Index("ix_daily_outcomes_topic_language_day", "topic", "language", "day"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -76,3 +79,24 @@ class DailyOutcomes(Base):
     field: Mapped[str] = mapped_column(String(70), primary_key=True)
     option: Mapped[str] = mapped_column(String(70), primary_key=True)
     calls: Mapped[int] = mapped_column(Integer)
+
+
+class CallbackDay(Base):
+    """A local day whose callback requests are counted in daily_callbacks: all had ended, or
+    `hotline purge` was about to delete them (one still open counts as it then stood)."""
+
+    __tablename__ = "daily_callback_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class DailyCallbacks(Base):
+    """Callback requests created on the day, by how they ended."""
+
+    __tablename__ = "daily_callbacks"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)

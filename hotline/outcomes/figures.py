@@ -97,14 +97,10 @@ def _from_daily_totals(
     language: str | None,
     figures: OutcomeFigures,
 ) -> None:
-    where = [DailyOutcomes.day >= first, DailyOutcomes.day <= last]
-    if topic:
-        where.append(DailyOutcomes.topic == topic)
-    if language:
-        where.append(DailyOutcomes.language == language)
+    # The rows summed over what is not filtered: a few dozen a day.
     rows = db.execute(
         select(DailyOutcomes.field, DailyOutcomes.option, func.sum(DailyOutcomes.calls))
-        .where(*where)
+        .where(*aggregates.summed_where(DailyOutcomes, first, last, topic, language))
         .group_by(DailyOutcomes.field, DailyOutcomes.option)
     )
     for field_id, option, n in rows:
@@ -172,3 +168,22 @@ def compute(
     for field_id, option, sex_id, n, distinct_keys in crossed:
         figures.by_sex[field_id][(option, sex_id)] = Count(int(n), int(distinct_keys))
     return figures
+
+
+def people_by_option(
+    db: Session, tz: ZoneInfo, first: date, last: date, field_id: str
+) -> dict[str, int] | None:
+    """Distinct caller keys per option of one field for local days first..last, read from the
+    reports (one query); None for a period reaching back past the last purge (no keys kept)."""
+    start = aggregates.day_start(first, tz)
+    end = aggregates.day_start(last + timedelta(days=1), tz)
+    cutoff = aggregates.purge_cutoff(db)
+    if cutoff is not None and start < cutoff:
+        return None
+    rows = db.execute(
+        select(OutcomeChoice.option, func.count(distinct(OutcomeReport.caller_key)))
+        .join(OutcomeReport, OutcomeChoice.report_id == OutcomeReport.id)
+        .where(*_where(start, end, None, None), OutcomeChoice.field == field_id)
+        .group_by(OutcomeChoice.option)
+    )
+    return {option: int(n) for option, n in rows}

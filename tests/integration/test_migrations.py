@@ -88,3 +88,32 @@ def test_0005_adds_the_summed_rows_of_days_closed_before_it(tmp_path):
         ("*", "ru", 45, 4), ("labor", "*", 45, 4), ("violence", "*", 30, 3),
     ]  # fmt: skip
     assert hours == [("*", "*", 3, 1), ("*", "ru", 3, 1), ("labor", "*", 3, 1)]
+
+
+def test_0007_adds_the_summed_outcome_rows_of_days_closed_before_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'outcomes.db'}"
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for topic, language, field, option, calls in (
+            ("violence", "ru", "sex", "female", 2), ("violence", "kk", "sex", "female", 1),
+            ("labor", "ru", "harm", "unpaid_wages", 4),
+        ):  # fmt: skip
+            connection.execute(
+                text("INSERT INTO daily_outcomes VALUES ('2025-03-01', :t, :l, :f, :o, :c)"),
+                {"t": topic, "l": language, "f": field, "o": option, "c": calls},
+            )
+    upgrade(url)
+    with engine.connect() as connection:
+        summed = connection.execute(
+            text(
+                "SELECT topic, language, option, calls FROM daily_outcomes "
+                "WHERE topic = '*' OR language = '*' ORDER BY 1, 2, 3"
+            )
+        ).all()
+    engine.dispose()
+    assert summed == [
+        ("*", "*", "female", 3), ("*", "*", "unpaid_wages", 4), ("*", "kk", "female", 1),
+        ("*", "ru", "female", 2), ("*", "ru", "unpaid_wages", 4), ("labor", "*", "unpaid_wages", 4),
+        ("violence", "*", "female", 3),
+    ]  # fmt: skip

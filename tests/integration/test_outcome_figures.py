@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from test_dashboard_support import add_call, clock, dash, db, people
@@ -84,6 +84,11 @@ def test_every_figure_matches_the_hand_made_records(db, people):
     assert set(trafficking.by_field["harm"]) == {"forced_labor"}
     # Any period: the first three days of March.
     assert figures.compute(db, MARCH, MARCH + timedelta(days=3)).reported == Count(3, 2)
+    # The funders' report's people by kind of harm, in one query.
+    march = (date(2026, 3, 1), date(2026, 3, 31))
+    assert figures.people_by_option(db, ALMATY, *march, "harm") == {
+        "forced_labor": 5, "unpaid_wages": 2, "physical": 1,
+    }  # fmt: skip
 
 
 def report_tables(body: str) -> dict[str, list[list[str]]]:

@@ -21,7 +21,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...localtime_sql import LocalParts, local_parts
+from ...localtime_sql import LocalParts, local_parts, weekday_of
 from ...models import DailyCalls, DailyUnanswered, DailyWaits
 from ...models.call import CallOutcome, CallRecord
 from ...outcomes import aggregates
@@ -107,22 +107,13 @@ def compute(db: Session, period: Period, tz: ZoneInfo) -> Figures:
 
 
 def _daily_where(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
-    conditions = [table.day >= first, table.day <= last]
+    inline = aggregates.inline  # plans that know the values (see there)
+    conditions = [table.day >= inline(first), table.day <= inline(last)]
     if period.topic:
-        conditions.append(table.topic == period.topic)
+        conditions.append(table.topic == inline(period.topic))
     if period.language:
-        conditions.append(table.language == period.language)
+        conditions.append(table.language == inline(period.language))
     return conditions
-
-
-def _summed_where(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
-    # The rows already summed over what the period does not filter (aggregates.ANY).
-    return [
-        table.day >= first,
-        table.day <= last,
-        table.topic == (period.topic or aggregates.ANY),
-        table.language == (period.language or aggregates.ANY),
-    ]
 
 
 def _from_daily_totals(
@@ -149,26 +140,35 @@ def _from_daily_totals(
     for day, topic, calls in per_day:
         day_counts = figures.per_day[_as_date(day)]
         day_counts[topic or NONE] = day_counts.get(topic or NONE, 0) + int(calls)
+    weekday = weekday_of(DailyUnanswered.day, db.get_bind().dialect.name)
     hours = db.execute(
         select(
-            DailyUnanswered.day, DailyUnanswered.hour, func.sum(DailyUnanswered.missed),
+            weekday, DailyUnanswered.hour, func.sum(DailyUnanswered.missed),
             func.sum(DailyUnanswered.abandoned),
         )
-        .where(*_summed_where(DailyUnanswered, first, last, period))
-        .group_by(DailyUnanswered.day, DailyUnanswered.hour)
+        .where(*_summed(DailyUnanswered, first, last, period))
+        .group_by(weekday, DailyUnanswered.hour)
     )  # fmt: skip
-    for day, hour, missed, abandoned in hours:
-        weekday = _as_date(day).weekday()
-        known = figures.unanswered_grid[weekday][int(hour)]
-        figures.unanswered_grid[weekday][int(hour)] = (
-            known[0] + int(missed or 0), known[1] + int(abandoned or 0),
-        )  # fmt: skip
+    _add_grid_rows(hours, figures)
     for wait, n in db.execute(
         select(DailyWaits.wait_seconds, func.sum(DailyWaits.calls))
-        .where(*_summed_where(DailyWaits, first, last, period))
+        .where(*_summed(DailyWaits, first, last, period))
         .group_by(DailyWaits.wait_seconds)
     ):
         waits[int(wait)] += int(n or 0)
+
+
+def _summed(table: Any, first: date, last: date, period: Period) -> list[ColumnElement[bool]]:
+    return aggregates.summed_where(table, first, last, period.topic, period.language)
+
+
+def _add_grid_rows(rows: Iterable[Any], figures: Figures) -> None:
+    """Add (weekday, hour, missed, abandoned) rows to the unanswered grid."""
+    for weekday, hour, missed, abandoned in rows:
+        known = figures.unanswered_grid[int(weekday)][int(hour)]
+        figures.unanswered_grid[int(weekday)][int(hour)] = (
+            known[0] + int(missed or 0), known[1] + int(abandoned or 0),
+        )  # fmt: skip
 
 
 def _as_date(value: object) -> date:
@@ -230,11 +230,7 @@ def _unanswered_grid(db: Session, period: Period, tz: ZoneInfo, figures: Figures
         .where(*_where(period), CallRecord.outcome.in_(UNANSWERED))
         .group_by(parts.weekday, parts.hour)
     )
-    for weekday, hour, missed, abandoned in rows:
-        known = figures.unanswered_grid[int(weekday)][int(hour)]
-        figures.unanswered_grid[int(weekday)][int(hour)] = (
-            known[0] + int(missed or 0), known[1] + int(abandoned or 0),
-        )  # fmt: skip
+    _add_grid_rows(rows, figures)
 
 
 def median_wait(db: Session, period: Period) -> float | None:

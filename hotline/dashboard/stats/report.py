@@ -91,9 +91,15 @@ def build_tables(figures: Figures, callbacks: dict[str, int]) -> list[ReportTabl
 def _load(choice: PeriodChoice) -> list[ReportTable]:
     db = get_session()
     period = to_period(choice)
-    tables = build_tables(compute(db, period, hotline_tz()), callback_counts(db, period))
-    outcomes = outcome_figures.for_days(db, hotline_tz(), choice.first, choice.last)
-    return tables + outcome_tables(outcomes, current_app.extensions["outcome_schema"])
+    tables = build_tables(
+        compute(db, period, hotline_tz()), callback_counts(db, period, hotline_tz())
+    )
+    # Calls from the daily totals; people (distinct keys do not add up) from the reports, for
+    # the one table that shows them.
+    outcomes = outcome_figures.for_days(db, hotline_tz(), choice.first, choice.last, people=False)
+    people = outcome_figures.people_by_option(db, hotline_tz(), choice.first, choice.last, "harm")
+    schema = current_app.extensions["outcome_schema"]
+    return tables + outcome_tables(outcomes, schema, people)
 
 
 def _options(schema: OutcomeSchema, field_id: str, seen: set[str]) -> list[str]:
@@ -103,8 +109,11 @@ def _options(schema: OutcomeSchema, field_id: str, seen: set[str]) -> list[str]:
     return known + sorted(seen - set(known))
 
 
-def outcome_tables(figures: OutcomeFigures, schema: OutcomeSchema) -> list[ReportTable]:
-    """The outcome reports' tables: each field by sex (calls), people by kind of harm."""
+def outcome_tables(
+    figures: OutcomeFigures, schema: OutcomeSchema, people_by_harm: dict[str, int] | None
+) -> list[ReportTable]:
+    """The outcome reports' tables: each field by sex (calls), people by kind of harm (None:
+    not known, the period reaches back past the last purge)."""
     sex_field = schema.field("sex")
     sexes = _options(schema, "sex", {s for cells in figures.by_sex.values() for _, s in cells})
     sex_names = [outcome_text(sex_field, s) for s in sexes]
@@ -131,10 +140,10 @@ def outcome_tables(figures: OutcomeFigures, schema: OutcomeSchema) -> list[Repor
             suppress([[sheltered.get((YES, s), Count()).calls for s in sexes]]),
         )
     )
-    if figures.reported.people is None:
+    if people_by_harm is None:
         return tables  # a period before the last purge: its totals keep no caller keys
-    harms = _options(schema, "harm", set(figures.by_field.get("harm", {})))
-    people = [[figures.count("harm", h).people or 0] for h in harms]
+    harms = _options(schema, "harm", set(figures.by_field.get("harm", {})) | set(people_by_harm))
+    people = [[people_by_harm.get(h, 0)] for h in harms]
     tables.append(
         ReportTable(
             _("People helped by kind of harm"),

@@ -149,7 +149,7 @@ def stats() -> ResponseReturnValue:
     db = get_session()
     period = to_period(choice)
     figures = compute(db, period, hotline_tz())
-    callbacks = callback_counts(db, period)
+    callbacks = callback_counts(db, period, hotline_tz())
     # Counting people reads every report of the period (distinct keys do not add up from the
     # daily totals): only when asked, so the page stays fast over a year.
     people = request.args.get("people") == "1"
