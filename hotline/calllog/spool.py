@@ -40,6 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..db import Database
 from ..logs import cause
+from ..lua import LuaScript
 from ..models import AppliedEvent, VolunteerClaim, WebhookReply, utcnow
 from ..redis_conn import RedisGate
 from . import journal
@@ -134,11 +135,22 @@ def _set_aside(item: Event, why: str) -> None:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-_PUSH = """
+_PUSH = LuaScript("""
 local n = redis.call('INCRBY', KEYS[2], #ARGV)
 for _, v in ipairs(ARGV) do redis.call('RPUSH', KEYS[1], v) end
 return n
-"""
+""")
+# The same, once per request key (KEYS[3], kept ARGV[1] ms): a repeat of a request answered
+# without a reply lease (hotline.telephony.guard) pushes nothing.
+_PUSH_ONCE = LuaScript("""
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[1]) then
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+local n = redis.call('INCRBY', KEYS[2], #ARGV - 1)
+for i = 2, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+return n
+""")
+SEEN, SEEN_MS = "hotline:journal:seen:", 600_000  # as long as a stored reply is kept
 _POP = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
@@ -152,10 +164,15 @@ return 0
 """
 
 
-def push(redis: Redis, items: Sequence[Event]) -> int:
-    """Append events to the shared journal; the sequence number of the last one."""
+def push(redis: Redis, items: Sequence[Event], once: str | None = None) -> int:
+    """Append events to the shared journal; the sequence number of the last one.
+
+    With `once` (a request key), only the first push for that key appends anything.
+    """
     payload = [json.dumps(item, separators=(",", ":")) for item in items]
-    return int(redis.eval(_PUSH, 2, JOURNAL, PUSHED, *payload))
+    if once is None:
+        return int(_PUSH(redis, [JOURNAL, PUSHED], payload))
+    return int(_PUSH_ONCE(redis, [JOURNAL, PUSHED, SEEN + once], [SEEN_MS, *payload]))
 
 
 def done_count(redis: Redis) -> int:
@@ -330,7 +347,7 @@ class Recorder:
         redis = self.gate.client()
         if redis is not None:
             try:
-                seq = push(redis, events)
+                seq = push(redis, events, once=journal.request_key())
             except RedisError as exc:
                 log.warning(
                     "journal in Redis unavailable (%s): spooling here", cause(exc), exc_info=exc
