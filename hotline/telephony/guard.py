@@ -63,27 +63,20 @@ def safe_answer(endpoint: str) -> Callable[[], Response]:
     return safe_twiml  # the emergency numbers in every language, then a gentle goodbye
 
 
-def idempotent(
-    view: Callable[..., Any], recomputable: Callable[[], bool] | None = None
-) -> Callable[..., Response]:
-    """The first copy of a request computes the answer; every copy returns that answer.
+def _key() -> str:
+    """The request's key: the same for every copy of this request (replies.request_key)."""
+    token = request.headers.get(IDEMPOTENCY_HEADER, "")[:128]
+    config = settings()
+    form = {name: request.form.get(name, "") for name in request.form}
+    return request_key(
+        config.secret_key.encode(), public_url(config.public_base_url, request), form, token
+    )
 
-    A webhook whose answer is a function of the request and the flows alone (`recomputable`
-    says so for the request at hand) needs no lease: every copy computes the same answer again,
-    and the events it records carry ids derived from the request's key, so they are queued once
-    (hotline.calllog.spool) and written once (applied_events). One Redis round trip, not three.
-    """
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
+    """The first copy of a request computes the answer; every copy returns that answer."""
 
     def once(*args: Any, **kwargs: Any) -> Response:
-        token = request.headers.get(IDEMPOTENCY_HEADER, "")[:128]
-        config = settings()
-        form = {name: request.form.get(name, "") for name in request.form}
-        key = request_key(
-            config.secret_key.encode(), public_url(config.public_base_url, request), form, token
-        )
-        if recomputable is not None and recomputable():
-            with journal.ids_from(key):
-                return current_app.make_response(view(*args, **kwargs))
         replies: Replies = current_app.extensions["replies"]
         made: list[Response] = []
 
@@ -92,18 +85,34 @@ def idempotent(
             made.append(response)
             return Reply(response.status_code, response.get_data(as_text=True))
 
-        reply = replies.once(key, compute)
+        reply = replies.once(_key(), compute)
         return made[0] if made else xml(reply.body, reply.status)
 
     return once
 
 
+def recomputed(view: Callable[..., Any]) -> Callable[..., Response]:
+    """For an answer that is a function of the request and the flows alone: no lease, every copy
+    computes the same answer again; the events it records carry ids made from the request's key,
+    so they are queued once (hotline.calllog.spool) and written once (applied_events)."""
+
+    def again(*args: Any, **kwargs: Any) -> Response:
+        with journal.ids_from(_key()):
+            return current_app.make_response(view(*args, **kwargs))
+
+    return again
+
+
 def init_app(app: Flask, recomputable: dict[str, Callable[[], bool]]) -> None:
     """Wrap the Twilio webhooks registered so far (call after registering the blueprints).
 
-    `recomputable`: endpoint -> whether this request's answer may simply be computed again.
+    `recomputable`: endpoint -> whether the request at hand may simply be answered again. Such a
+    request touches only Redis (its timeouts bound it, then the gate skips Redis) and this host's
+    spool file, never the database, so it runs in the request's own thread, with its deadline;
+    any other goes through the lease, in a helper thread the deadline can abandon.
     """
     config = app.config["SETTINGS"]
+    seconds = config.webhook_budget_seconds
     app.extensions["replies"] = Replies(
         app.extensions["redis_gate"],
         app.extensions["db"],
@@ -113,11 +122,24 @@ def init_app(app: Flask, recomputable: dict[str, Callable[[], bool]]) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if endpoint.split(".")[0] not in BLUEPRINTS or endpoint in UNGUARDED:
             continue
-        app.view_functions[endpoint] = budget.within_budget(
-            idempotent(view, recomputable.get(endpoint)),
-            config.webhook_budget_seconds,
-            safe_answer(endpoint),
-        )
+        safe = safe_answer(endpoint)
+        leased = budget.within_budget(idempotent(view), seconds, safe)
+        test = recomputable.get(endpoint)
+        if test is not None:
+            leased = _either(
+                test, budget.within_budget(recomputed(view), seconds, safe, inline=True), leased
+            )
+        app.view_functions[endpoint] = leased
+
+
+def _either(
+    test: Callable[[], bool], light: Callable[..., Response], leased: Callable[..., Response]
+) -> Callable[..., Response]:
+    def choose(*args: Any, **kwargs: Any) -> Response:
+        return light(*args, **kwargs) if test() else leased(*args, **kwargs)
+
+    choose.__name__ = getattr(leased, "__name__", "choose")
+    return choose
 
 
 def spool_directory(app: Flask) -> Any:
