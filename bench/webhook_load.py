@@ -278,6 +278,9 @@ def median_figures(runs: list[Figures]) -> Figures:
     )
 
 
+_BASELINES = ("bare Flask, constant TwiML", "Flask + RequestValidator + TwiML")
+
+
 def load_table(args: argparse.Namespace, tmp: Path) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     targets: list[tuple[str, Server, str, str | None, int]] = []
@@ -289,8 +292,8 @@ def load_table(args: argparse.Namespace, tmp: Path) -> None:
         validated = stack.enter_context(
             server("validated", "baseline_apps:validated", scratch, tmp)
         )
-        targets += [("bare Flask, constant TwiML", bare, VOICE, None, 12000)]
-        targets += [("Flask + RequestValidator + TwiML", validated, VOICE, None, 8000)]
+        targets += [(_BASELINES[0], bare, VOICE, None, 12000)]
+        targets += [(_BASELINES[1], validated, VOICE, None, 8000)]
         hotline_servers = []
         for backend in args.backends.split(","):
             for size in sizes:
@@ -306,6 +309,9 @@ def load_table(args: argparse.Namespace, tmp: Path) -> None:
                     targets.append((f"{backend}: menu step", hotline, STEP, "2", 3000))
                 targets.append((f"{backend}: /twilio/route, {size} volunteers", hotline, ROUTE,
                                 None, 3000))  # fmt: skip
+        if args.only:
+            wanted = args.only.split(",")
+            targets = [t for t in targets if t[0] in _BASELINES or any(w in t[0] for w in wanted)]
         for run in range(args.runs):
             for label, target, path, digits, per_second in targets:
                 requests = request_file(
@@ -326,7 +332,7 @@ def load_table(args: argparse.Namespace, tmp: Path) -> None:
     print(f"{'request':48} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}  notes")
     for label, runs in results.items():
         figures = median_figures(runs)
-        bare_runs = results["bare Flask, constant TwiML"]
+        bare_runs = results[_BASELINES[0]]
         ratios = [f.rps / b.rps for f, b in zip(runs, bare_runs, strict=True)]
         notes = []
         if figures.bad:
@@ -376,6 +382,9 @@ def main() -> None:
     parser.add_argument("--latency-sizes", default="10,100,1000,10000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts of row names to measure (and baselines)"
+    )
     args = parser.parse_args()
     clean_redis()
     try:

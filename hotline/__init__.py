@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
 
 from .settings import Settings, SettingsError
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, pool: Pool = "all") -> Flask:
         from .telephony import webhooks
 
         webhooks.init_app(app, files)
+        if pool == "twilio":
+            app.session_interface = _NoSessions()
     if pool in ("all", "dashboard"):
         from .dashboard import wiring as dashboard
 
@@ -79,6 +82,16 @@ def _dashboard_needs(app: Flask, files: StartupFiles) -> None:
     settings = app.config["SETTINGS"]
     app.extensions["routing_policy"] = files.routing
     app.extensions["fernet"] = make_fernet(settings.callback_encryption_keys)
+
+
+class _NoSessions(SessionInterface):
+    """The webhook pool reads no cookie and signs none: no session to open on every request."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def _healthz(app: Flask) -> None:

@@ -8,6 +8,9 @@ import time
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from .logs import cause
 
@@ -20,13 +23,19 @@ RETRY_AFTER_SECONDS = 1.0
 
 
 def connect(url: str, socket_timeout: float | None = REDIS_TIMEOUT_SECONDS) -> Redis:
-    """A Redis client that gives up quickly instead of holding a caller in silence."""
+    """A Redis client that gives up quickly instead of holding a caller in silence.
+
+    redis-py retries a command up to 10 times by default, each with its own timeout: here a
+    command is tried again once, at once, only when its pooled connection turned out closed (a
+    Redis restart), never after a timeout, so a command fails within about REDIS_TIMEOUT_SECONDS.
+    """
     return Redis.from_url(
         url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=socket_timeout,
         socket_keepalive=True,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 

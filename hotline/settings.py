@@ -59,7 +59,7 @@ class Settings:
     # safe answer. Twilio waits 15 s, and a caller in silence for long hangs up.
     webhook_budget_seconds: float = 4.0
     # How often each web process reloads its roster snapshot from the database.
-    roster_refresh_seconds: int = 10
+    roster_refresh_seconds: int = 600
     # Call-record events wait here while both Redis and the database are unreachable.
     spool_dir: Path = DEFAULT_SPOOL_DIR
     # How long after a call ends its Twilio records are deleted (None: never, "off").
@@ -105,7 +105,7 @@ class Settings:
         key_version = _int(env, "PSEUDONYM_KEY_VERSION", 1, problems, minimum=1)
         retention_days = _int(env, "HOTLINE_RETENTION_DAYS", 365, problems, minimum=1)
         proxy_count = _int(env, "HOTLINE_PROXY_COUNT", 0, problems, minimum=0)
-        refresh = _int(env, "HOTLINE_ROSTER_REFRESH_SECONDS", 10, problems, minimum=1)
+        refresh = _int(env, "HOTLINE_ROSTER_REFRESH_SECONDS", 600, problems, minimum=1)
         budget = _budget(env.get("HOTLINE_WEBHOOK_BUDGET_SECONDS", ""), problems)
         spool_dir = Path(env.get("HOTLINE_SPOOL_DIR", "").strip() or DEFAULT_SPOOL_DIR)
         purge_delay: int | None = None

@@ -13,12 +13,15 @@ Events carry ids and closed vocabularies only (no number ever): they sit in Redi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import AppliedEvent, CallOutcome, CallRecord, RingAttempt, VolunteerClaim, utcnow
@@ -49,10 +52,42 @@ DIAL_STATUS = {
 _STICKY = {CallOutcome.CONNECTED.value, CallOutcome.CALLBACK_REQUESTED.value}
 
 
+# Set while a webhook that has no reply lease runs (hotline.telephony.guard): (request key, count).
+_request: contextvars.ContextVar[tuple[str, list[int]] | None] = contextvars.ContextVar(
+    "hotline_event_request", default=None
+)
+
+
+@contextlib.contextmanager
+def ids_from(request_key: str) -> Iterator[None]:
+    """Inside, events get ids derived from the request's key (an HMAC of URL, form and token) and
+    their order: a repeat of the request makes the same ids, so what it records is written once."""
+    token = _request.set((request_key, [0]))
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def request_key() -> str | None:
+    """The key of the request whose events are being made (see ids_from), if any."""
+    current = _request.get()
+    return current[0] if current else None
+
+
+def _new_id() -> str:
+    current = _request.get()
+    if current is None:
+        return uuid.uuid4().hex
+    key, count = current
+    count[0] += 1
+    return hashlib.sha256(f"{key}:{count[0]}".encode()).hexdigest()[:32]
+
+
 def event(kind: str, call_sid: str, **fields: Any) -> Event:
     """A new event about the call `call_sid`, with its own id and the time it happened."""
     return {
-        "id": uuid.uuid4().hex,
+        "id": _new_id(),
         "kind": kind,
         "call": call_sid,
         "at": utcnow().isoformat(),
@@ -81,7 +116,7 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         if any(item["kind"] in _READS_ATTEMPTS for item in items):
             query = query.options(selectinload(CallRecord.attempts))
         known = {record.call_sid: record for record in session.scalars(query)}
-    written = 0
+    applied: list[dict[str, Any]] = []
     for item in items:
         if item["id"] not in fresh:
             continue
@@ -92,10 +127,12 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         elif kind != "status" or item["call"] in known:
             # (A status for a call never seen, another app's number say, creates nothing.)
             _HANDLERS[kind](session, _record(session, known, item), item, _time(item["at"]))
-        session.add(AppliedEvent(event_id=item["id"], applied_at=utcnow()))
-        written += 1
+        applied.append({"event_id": item["id"], "applied_at": utcnow()})
     session.flush()
-    return written
+    if applied:
+        # One executemany, without the unit of work: these rows are only ever looked up.
+        session.execute(insert(AppliedEvent), applied)
+    return len(applied)
 
 
 def _time(raw: str) -> datetime:

@@ -40,6 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..db import Database
 from ..logs import cause
+from ..lua import LuaScript
 from ..models import AppliedEvent, VolunteerClaim, WebhookReply, utcnow
 from ..redis_conn import RedisGate
 from . import journal
@@ -134,17 +135,28 @@ def _set_aside(item: Event, why: str) -> None:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-_PUSH = """
+_PUSH = LuaScript("""
 local n = redis.call('INCRBY', KEYS[2], #ARGV)
 for _, v in ipairs(ARGV) do redis.call('RPUSH', KEYS[1], v) end
 return n
-"""
+""")
+# The same, once per request key (KEYS[3], kept ARGV[1] ms): a repeat of a request answered
+# without a reply lease (hotline.telephony.guard) pushes nothing.
+_PUSH_ONCE = LuaScript("""
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[1]) then
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+local n = redis.call('INCRBY', KEYS[2], #ARGV - 1)
+for i = 2, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+return n
+""")
+SEEN, SEEN_MS = "hotline:journal:seen:", 600_000  # as long as a stored reply is kept
 _POP = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
-redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]))
+local done = redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[3]))
-return 1
+return done
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -152,10 +164,15 @@ return 0
 """
 
 
-def push(redis: Redis, items: Sequence[Event]) -> int:
-    """Append events to the shared journal; the sequence number of the last one."""
+def push(redis: Redis, items: Sequence[Event], once: str | None = None) -> int:
+    """Append events to the shared journal; the sequence number of the last one.
+
+    With `once` (a request key), only the first push for that key appends anything.
+    """
     payload = [json.dumps(item, separators=(",", ":")) for item in items]
-    return int(redis.eval(_PUSH, 2, JOURNAL, PUSHED, *payload))
+    if once is None:
+        return int(_PUSH(redis, [JOURNAL, PUSHED], payload))
+    return int(_PUSH_ONCE(redis, [JOURNAL, PUSHED, SEEN + once], [SEEN_MS, *payload]))
 
 
 def done_count(redis: Redis) -> int:
@@ -164,11 +181,12 @@ def done_count(redis: Redis) -> int:
 
 
 def drain_redis(
-    redis: Redis, apply: ApplyBatch, owner: str, progressed: Callable[[], None] = lambda: None
+    redis: Redis, apply: ApplyBatch, owner: str, progressed: Callable[[int], None] = lambda _: None
 ) -> int:
     """Write queued events while this process holds the lease; the count written.
 
-    `progressed` is called after each batch is marked done (to wake this process's waiters).
+    `progressed` is called with the journal's done count after each batch is marked done (to
+    wake this process's waiters).
     """
     if not redis.set(LEASE, owner, nx=True, px=LEASE_MS):
         return 0
@@ -180,10 +198,11 @@ def drain_redis(
                 return written
             items = [json.loads(value) for value in raw]
             count = apply(items, lambda: _renew(redis))
-            if not redis.eval(_POP, 3, JOURNAL, DONE, LEASE, owner, count, LEASE_MS):
+            done = redis.eval(_POP, 3, JOURNAL, DONE, LEASE, owner, count, LEASE_MS)
+            if not done:
                 return written  # the lease lapsed; its new holder goes on from here
             written += count
-            progressed()
+            progressed(int(done))
             for dead in _take_dead_letters():
                 redis.rpush(DEAD, json.dumps(dead))
     finally:
@@ -317,6 +336,10 @@ class Recorder:
         # Webhooks waiting for their events wake when this process's writer finishes a batch
         # (and poll every POLL_SECONDS for a batch written by another process).
         self._progress = threading.Condition()
+        # The journal's done count as this process last saw it: its waiters share one read of
+        # Redis per POLL_SECONDS (or the count its own writer just set), not one read each.
+        self._done_lock = threading.Lock()
+        self._done_seen, self._done_read_at = 0, 0.0
 
     def record(self, events: Sequence[Event], wait: float | None = None) -> None:
         """Queue the events (Redis, else this host's spool), and wait a moment for the write."""
@@ -330,7 +353,7 @@ class Recorder:
         redis = self.gate.client()
         if redis is not None:
             try:
-                seq = push(redis, events)
+                seq = push(redis, events, once=journal.request_key())
             except RedisError as exc:
                 log.warning(
                     "journal in Redis unavailable (%s): spooling here", cause(exc), exc_info=exc
@@ -338,7 +361,7 @@ class Recorder:
                 self.gate.failed(exc)
             else:
                 self._wake.set()
-                self._wait(cap, seq, lambda: done_count(redis))
+                self._wait(cap, seq, lambda: self._redis_done(redis))
                 return
         try:
             seq = self.local.append(events)
@@ -358,7 +381,7 @@ class Recorder:
             except RedisError as exc:
                 self.gate.failed(exc)
             else:
-                self._wait(WAIT_SECONDS, pushed, lambda: done_count(redis))
+                self._wait(WAIT_SECONDS, pushed, lambda: self._redis_done(redis))
         if self.local.pending():
             self._wait(WAIT_SECONDS, self.local._read_count("pushed"), self.local.done_count)
 
@@ -383,7 +406,17 @@ class Recorder:
         except RedisError as exc:
             self.gate.failed(exc)
 
-    def _progressed(self) -> None:
+    def _redis_done(self, redis: Redis) -> int:
+        """The journal's done count, read from Redis at most once per POLL_SECONDS here."""
+        with self._done_lock:
+            if time.monotonic() - self._done_read_at >= POLL_SECONDS:
+                self._done_seen = done_count(redis)
+                self._done_read_at = time.monotonic()
+            return self._done_seen
+
+    def _progressed(self, done: int) -> None:
+        with self._done_lock:
+            self._done_seen = max(self._done_seen, done)
         with self._progress:
             self._progress.notify_all()
 

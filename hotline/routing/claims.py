@@ -16,13 +16,12 @@ The multi-key script assumes one Redis (with Sentinel for failover), not Redis C
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from redis import Redis
-from redis.exceptions import NoScriptError
+
+from ..lua import LuaScript
 
 KEY_PREFIX = "hotline:claim:volunteer:"
 # The volunteers each owner claimed, so a call's end frees all of them without reading a database.
@@ -40,24 +39,10 @@ def claim_key(volunteer_id: int) -> str:
     return f"{KEY_PREFIX}{volunteer_id}"
 
 
-class _Script:
-    """A Lua script run by its SHA1, loaded again if Redis was restarted or flushed its cache."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    def __call__(self, redis: Redis, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return redis.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return redis.eval(self.source, len(keys), *keys, *args)
-
-
 # KEYS: the owner's set, then claim keys in preference order; ARGV: owner, ttl seconds, how many
 # to claim at most, then the volunteer id of each claim key. Returns the 1-based positions (among
 # the claim keys) it claimed. Redis runs a script alone, so no interleaving.
-_CLAIM_FREE = _Script(
+_CLAIM_FREE = LuaScript(
     """
 local claimed = {}
 local limit = tonumber(ARGV[3])
@@ -75,7 +60,7 @@ return claimed
 """
 )
 # KEYS: the owner's set; ARGV: owner, claim key prefix. Frees what the owner still holds.
-_RELEASE_OWNER = _Script(
+_RELEASE_OWNER = LuaScript(
     """
 local freed = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -89,13 +74,13 @@ redis.call('DEL', KEYS[1])
 return freed
 """
 )
-_RELEASE = _Script(
+_RELEASE = LuaScript(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 )
-_EXTEND = _Script(
+_EXTEND = LuaScript(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[2], ARGV[2]) end

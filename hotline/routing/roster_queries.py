@@ -123,6 +123,40 @@ def load_roster_entries(session: Session) -> list[RosterEntry]:
     return entries
 
 
+def changed_since(
+    session: Session, since: datetime
+) -> list[tuple[int, bool, RosterEntry, datetime | None]]:
+    """Volunteers edited at or after `since`: (id, active, entry without shifts, last call end)."""
+    rows = session.execute(
+        select(
+            Volunteer.id,
+            Volunteer.active,
+            Volunteer.roles,
+            Volunteer.topics,
+            Volunteer.languages,
+            Volunteer.available,
+            Volunteer.phone_encrypted,
+            Volunteer.last_call_ended_at,
+        ).where(Volunteer.updated_at >= since)
+    )
+    changed = []
+    for volunteer_id, active, roles, topics, languages, available, phone, ended in rows:
+        candidate = Candidate(
+            id=volunteer_id,
+            roles=frozenset(roles),
+            topics=frozenset(topics),
+            languages=frozenset(languages),
+            shifts=(),
+            last_call_ended_at=ended,
+            active=active,
+            available=available,
+        )
+        first = list(languages or [])[:1]
+        entry = RosterEntry(candidate, phone, first[0] if first else "ru")
+        changed.append((volunteer_id, bool(active), entry, ended))
+    return changed
+
+
 def roster_fingerprint(session: Session) -> tuple[object, ...]:
     """Changes whenever a volunteer or shift is added, removed or a volunteer is edited."""
     volunteers = session.execute(select(func.count(Volunteer.id), func.max(Volunteer.updated_at)))

@@ -5,7 +5,9 @@
   numbers still encrypted), so a process started during a database outage, or while the database
   is slow, routes calls at once; else the database, within the webhook's budget.
 - Every second a background thread reads a fingerprint of the roster (counts and latest change)
-  and the database's volunteer claims; it reloads when the fingerprint changes, and at least every
+  and the database's volunteer claims; it reloads when the fingerprint changes (when only the
+  time volunteers' last calls ended changed, as at each call's end, it reads just those
+  volunteers and moves them in the fairness order), and in full at least every
   HOTLINE_ROSTER_REFRESH_SECONDS. A failed reload keeps the snapshot it has.
 - Claims taken in the database while Redis was away are copied into Redis (and skipped by Redis
   claims meanwhile), so a volunteer claimed in either place is never claimed in the other.
@@ -31,7 +33,7 @@ from ..models import utcnow
 from ..redis_conn import RedisGate
 from . import claims, db_claims, wrap_up
 from .policy import Candidate, ShiftSpec
-from .roster_queries import load_roster_entries, roster_fingerprint
+from .roster_queries import changed_since, load_roster_entries, roster_fingerprint
 from .snapshot import RosterEntry, RosterSnapshot
 
 log = logging.getLogger(__name__)
@@ -171,8 +173,39 @@ class SnapshotKeeper:
         self.wrapping_up = frozenset(resting)
         self._copy_claims_to_redis(live)
         stale = time.monotonic() - self._loaded_at >= self.refresh_seconds
-        if self._snapshot is None or stale or fingerprint != self._fingerprint:
+        changed = fingerprint != self._fingerprint
+        if self._snapshot is None or stale or (changed and not self._only_fairness(fingerprint)):
             self.reload()
+
+    def _only_fairness(self, fingerprint: tuple[object, ...]) -> bool:
+        """Bring the snapshot up to date without a full load when the only volunteers changed
+        since it was loaded changed just when their last call ended (each call's end does that):
+        a full load of 10,000 volunteers in every process, for that, would hold up the calls.
+        True when done (or nothing changed); False when a full load is needed."""
+        snapshot, known = self._snapshot, self._fingerprint
+        if snapshot is None or known is None or fingerprint[0] != known[0]:
+            return False
+        if fingerprint[2:] != known[2:]:
+            return False  # shifts added or removed
+        try:
+            with self.db.session() as session:
+                since = known[1]
+                changed = changed_since(session, since) if isinstance(since, datetime) else []
+        except SQLAlchemyError:
+            return True  # keep what we have; the next tick tries again
+        endings = []
+        for volunteer_id, active, entry, ended in changed:
+            have = snapshot.entry(volunteer_id)
+            if have is None and not active:
+                continue  # not on the roster, before or now
+            if have is None or not active or not _same_but_fairness(have, entry):
+                return False
+            if ended is not None:
+                endings.append((volunteer_id, ended))
+        for volunteer_id, ended in endings:
+            snapshot.call_ended(volunteer_id, ended)
+        self._fingerprint = fingerprint
+        return True
 
     def _copy_claims_to_redis(self, live: list[tuple[int, str, datetime]]) -> None:
         redis = self.gate.client()
@@ -186,6 +219,21 @@ class SnapshotKeeper:
                     claims.hold(redis, volunteer_id, owner, ttl)
         except RedisError as exc:
             self.gate.failed(exc)
+
+
+def _same_but_fairness(have: RosterEntry, new: RosterEntry) -> bool:
+    """Whether two entries of a volunteer differ at most in when their last call ended (the
+    shifts are compared by the fingerprint: their count and newest id)."""
+    a, b = have.candidate, new.candidate
+    return (have.phone_encrypted, have.whisper_language) == (
+        new.phone_encrypted,
+        new.whisper_language,
+    ) and (a.roles, a.topics, a.languages, a.available) == (
+        b.roles,
+        b.topics,
+        b.languages,
+        b.available,
+    )
 
 
 # --- the Redis copy ---------------------------------------------------------------------------

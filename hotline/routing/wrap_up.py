@@ -20,6 +20,7 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..lua import LuaScript
 from ..models import CallbackAttempt, CallRecord, OutcomeReport, RingAttempt
 from . import claims
 
@@ -30,7 +31,7 @@ _CALLER_CONNECTED = "caller_connected"  # hotline.models.callback.AttemptOutcome
 # KEYS: the claim key, the new owner's set; ARGV: the call's owner, the wrap-up owner, seconds,
 # the volunteer id. The claim passes to wrap-up only if the call still holds it (or nobody does:
 # it expired), so a volunteer already claimed by another call is never taken from it.
-_HAND_OVER = claims._Script(
+_HAND_OVER = LuaScript(
     """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end

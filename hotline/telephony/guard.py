@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from .. import budget
+from ..calllog import journal
 from . import twiml
 from .edge import safe_twiml, settings, xml
 from .replies import Replies, Reply, request_key
@@ -63,17 +64,21 @@ def safe_answer(endpoint: str) -> Callable[[], Response]:
     return safe_twiml  # the emergency numbers in every language, then a gentle goodbye
 
 
+def _key() -> str:
+    """The request's key: the same for every copy of this request (replies.request_key)."""
+    token = request.headers.get(IDEMPOTENCY_HEADER, "")[:128]
+    config = settings()
+    form = {name: request.form.get(name, "") for name in request.form}
+    return request_key(
+        config.secret_key.encode(), public_url(config.public_base_url, request), form, token
+    )
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
     """The first copy of a request computes the answer; every copy returns that answer."""
 
     def once(*args: Any, **kwargs: Any) -> Response:
         replies: Replies = current_app.extensions["replies"]
-        token = request.headers.get(IDEMPOTENCY_HEADER, "")[:128]
-        config = settings()
-        form = {name: request.form.get(name, "") for name in request.form}
-        key = request_key(
-            config.secret_key.encode(), public_url(config.public_base_url, request), form, token
-        )
         made: list[Response] = []
 
         def compute() -> Reply:
@@ -81,15 +86,34 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
             made.append(response)
             return Reply(response.status_code, response.get_data(as_text=True))
 
-        reply = replies.once(key, compute)
+        reply = replies.once(_key(), compute)
         return made[0] if made else xml(reply.body, reply.status)
 
     return once
 
 
-def init_app(app: Flask) -> None:
-    """Wrap the Twilio webhooks registered so far (call after registering the blueprints)."""
+def recomputed(view: Callable[..., Any]) -> Callable[..., Response]:
+    """For an answer that is a function of the request and the flows alone: no lease, every copy
+    computes the same answer again; the events it records carry ids made from the request's key,
+    so they are queued once (hotline.calllog.spool) and written once (applied_events)."""
+
+    def again(*args: Any, **kwargs: Any) -> Response:
+        with journal.ids_from(_key()):
+            return current_app.make_response(view(*args, **kwargs))
+
+    return again
+
+
+def init_app(app: Flask, recomputable: dict[str, Callable[[], bool]]) -> None:
+    """Wrap the Twilio webhooks registered so far (call after registering the blueprints).
+
+    `recomputable`: endpoint -> whether the request at hand may simply be answered again. Such a
+    request touches only Redis (its timeouts bound it, then the gate skips Redis) and this host's
+    spool file, never the database, so it runs in the request's own thread, with its deadline;
+    any other goes through the lease, in a helper thread the deadline can abandon.
+    """
     config = app.config["SETTINGS"]
+    seconds = config.webhook_budget_seconds
     app.extensions["replies"] = Replies(
         app.extensions["redis_gate"],
         app.extensions["db"],
@@ -99,9 +123,24 @@ def init_app(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if endpoint.split(".")[0] not in BLUEPRINTS or endpoint in UNGUARDED:
             continue
-        app.view_functions[endpoint] = budget.within_budget(
-            idempotent(view), config.webhook_budget_seconds, safe_answer(endpoint)
-        )
+        safe = safe_answer(endpoint)
+        leased = budget.within_budget(idempotent(view), seconds, safe)
+        test = recomputable.get(endpoint)
+        if test is not None:
+            leased = _either(
+                test, budget.within_budget(recomputed(view), seconds, safe, inline=True), leased
+            )
+        app.view_functions[endpoint] = leased
+
+
+def _either(
+    test: Callable[[], bool], light: Callable[..., Response], leased: Callable[..., Response]
+) -> Callable[..., Response]:
+    def choose(*args: Any, **kwargs: Any) -> Response:
+        return light(*args, **kwargs) if test() else leased(*args, **kwargs)
+
+    choose.__name__ = getattr(leased, "__name__", "choose")
+    return choose
 
 
 def spool_directory(app: Flask) -> Any:

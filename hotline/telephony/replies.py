@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .. import budget
 from ..db import Database
+from ..lua import LuaScript
 from ..models import WebhookReply, utcnow
 from ..redis_conn import RedisGate
 
@@ -68,20 +69,20 @@ def request_key(secret: bytes, url: str, form: Mapping[str, str], token: str) ->
 
 
 class RedisReplies:
-    _BEGIN = """
+    _BEGIN = LuaScript("""
 local v = redis.call('GET', KEYS[1])
 if not v then
   redis.call('SET', KEYS[1], 'p:' .. ARGV[1], 'PX', ARGV[2])
   return 'owned'
 end
 return v
-"""
-    _FINISH = """
+""")
+    _FINISH = LuaScript("""
 if redis.call('GET', KEYS[1]) == 'p:' .. ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
 return 0
-"""
+""")
 
     def __init__(self, redis: Redis, fernet: MultiFernet) -> None:
         self.redis = redis
@@ -89,7 +90,7 @@ return 0
 
     def begin(self, key: str, token: str) -> Reply | str:
         try:
-            value = self.redis.eval(self._BEGIN, 1, KEY_PREFIX + key, token, LOCK_SECONDS * 1000)
+            value = self._BEGIN(self.redis, [KEY_PREFIX + key], [token, LOCK_SECONDS * 1000])
         except RedisError as exc:
             raise Unavailable(type(exc).__name__) from None
         text = value.decode() if isinstance(value, bytes) else str(value)
@@ -101,13 +102,10 @@ return 0
 
     def finish(self, key: str, token: str, reply: Reply) -> None:
         try:
-            self.redis.eval(
-                self._FINISH,
-                1,
-                KEY_PREFIX + key,
-                token,
-                "d:" + _encode(self.fernet, reply),
-                KEEP_SECONDS * 1000,
+            self._FINISH(
+                self.redis,
+                [KEY_PREFIX + key],
+                [token, "d:" + _encode(self.fernet, reply), KEEP_SECONDS * 1000],
             )
         except RedisError as exc:
             raise Unavailable(type(exc).__name__) from None

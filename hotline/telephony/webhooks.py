@@ -155,6 +155,13 @@ def fallback() -> Response:
     return safe_twiml()
 
 
+def _not_collecting() -> bool:
+    """A menu step's answer depends on the request and the flow alone, except at a node that
+    collects a typed number (its answer carries a fresh encryption of it): that one is leased."""
+    node = flow_registry.current_flow().nodes.get(request.args.get("node", ""))
+    return node is None or node.kind is not NodeKind.COLLECT
+
+
 # --- wiring -----------------------------------------------------------------------------------
 
 
@@ -172,7 +179,7 @@ def init_app(app: Flask, files: StartupFiles) -> None:
     app.register_blueprint(dialing.bp)
     line_calls.init_app(app)
     transfer.init_app(app, files.partners)
-    guard.init_app(app)
+    guard.init_app(app, {"twilio.voice": lambda: True, "twilio.voice_step": _not_collecting})
 
     with app.app_context():
         step = engine.enter(flow_registry.current_flow(), "technical_difficulty", CallState())

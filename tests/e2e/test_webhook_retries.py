@@ -165,6 +165,29 @@ def test_the_first_webhook_five_times_records_the_ivr_path_once(hotline):
     assert repeated.caller_key == once.caller_key
 
 
+def test_a_menu_key_sent_five_times_at_once_is_recorded_once(hotline):
+    # Menu steps are answered without a lease (their answer is computed again): the events
+    # carry ids made from the request, so the copies queue and write them once.
+    base_url, database, _redis = hotline
+    call = TimedCall(base_url, AUTH_TOKEN)
+    root = parse_twiml(call.post("/twilio/voice")[1])
+    action = root.find("./Gather").get("action")
+    token = uuid.uuid4().hex
+
+    answers = at_once(lambda: call.post(action, {"Digits": "2"}, token=token))
+
+    assert {status for status, _ in answers} == {200}
+    assert len({body for _, body in answers}) == 1
+    call.post(parse_twiml(answers[0][1]).find("./Gather").get("action"), {"Digits": "3"})
+
+    def both_keys():  # type: ignore[no-untyped-def]
+        found = record(database, call.sid)
+        return found if found and any(e.endswith(":3") for e in found[0].ivr_path) else None
+
+    row, _attempts = wait_for(both_keys, "the topic key in the IVR path")
+    assert sum(1 for e in row.ivr_path if e.endswith(":2")) == 1
+
+
 def test_a_volunteer_pressing_1_twice_and_a_repeated_status_change_nothing_more(hotline):
     base_url, database, redis = hotline
     call = TimedCall(base_url, AUTH_TOKEN)
