@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,6 +21,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_pair(low: int = 20000, high: int = 32000) -> int:
+    """A port P with P and P+1 both free, below Linux's ephemeral range (32768-60999): a port
+    from that range may be taken as the local end of any outgoing connection (a health check, a
+    Redis client) before a server binds it, which is how `./dev run`'s PORT+1 was lost once."""
+    for _ in range(200):
+        port = random.randrange(low, high - 1)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError(f"no two free neighbouring ports between {low} and {high}")
 
 
 def _bin(name: str) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from privacy_scan import scan_lines
 
-from hotline.devserver import free_port
+from hotline.devserver import free_port_pair
 from hotline.settings import PROJECT_ROOT
 
 CALLER = "+77010000000"  # hotline simulate's default caller
@@ -130,7 +130,7 @@ class DevRun:
 
 @pytest.fixture
 def running(checkout: Path) -> Iterator[tuple[DevRun, int]]:
-    port = free_port()
+    port = free_port_pair()  # PORT for the webhooks, PORT+1 for the dashboard
     run = DevRun(checkout, port)
     try:
         run.wait_for("./dev hotline users create", timeout=120)  # the banner's last command
@@ -145,7 +145,7 @@ def test_a_broken_flow_stops_dev_run_with_the_list_of_problems_and_nothing_else(
     broken = flows / "default.yaml"
     broken.write_text(broken.read_text().replace("next: language", "next: languag", 1))
     started = time.monotonic()
-    result = dev(checkout, "run", PORT=str(free_port()), HOTLINE_FLOWS_DIR=str(flows))
+    result = dev(checkout, "run", PORT=str(free_port_pair()), HOTLINE_FLOWS_DIR=str(flows))
     assert result.returncode == 1
     assert time.monotonic() - started < 60
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
