@@ -1,8 +1,9 @@
 """A stand-in for Twilio's voice side: walks a call through a running hotline over HTTP.
 
 It signs every request as Twilio does, follows <Gather>, <Redirect> and <Hangup>, answers <Dial>
-from a script, and sends the status callback at the end, with the call's real duration (so the
-dashboard shows how long the simulated call lasted). `hotline simulate` uses it from a terminal;
+(and <Enqueue>, given a player for it: hotline.devtools.room_phones) from a script, and sends the
+status callback at the end, with the call's real duration (so the dashboard shows how long the
+simulated call lasted). `hotline simulate` uses it from a terminal;
 the end-to-end tests use it against gunicorn.
 """
 
@@ -104,8 +105,11 @@ class SimulatedCall:
         on_dial: Callable[[ET.Element], dict[str, str]] | None = None,
         max_requests: int = 60,
         send_status: bool = True,
+        on_enqueue: Callable[[ET.Element], tuple[str | None, dict[str, str]]] | None = None,
     ) -> list[Heard]:
-        """Play the whole call: from /twilio/voice to a hangup or the end of the document."""
+        """Play the whole call: from /twilio/voice to a hangup or the end of the document.
+        `on_enqueue` plays the time in Twilio's queue: the next URL to request and its form."""
+        self._on_enqueue = on_enqueue
         started = time.monotonic()
         url: str | None = f"{self.base_url}/twilio/voice"
         extra: dict[str, str] = {}
@@ -148,6 +152,12 @@ class SimulatedCall:
             if verb.tag == "Hangup":
                 self.heard.append(Heard("hangup"))
                 return None, {}
+            if verb.tag == "Enqueue":
+                self.heard.append(Heard("enqueue", attrs=dict(verb.attrib)))
+                on_enqueue = getattr(self, "_on_enqueue", None)
+                if on_enqueue is None:
+                    return None, {}
+                return on_enqueue(verb)
             if verb.tag == "Dial":
                 self.heard.append(Heard("dial", attrs=dict(verb.attrib)))
                 result = on_dial(verb) if on_dial else {"DialCallStatus": "no-answer"}

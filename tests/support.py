@@ -27,6 +27,9 @@ ALWAYS_ON_SHIFT = """
 """
 
 
+UNREACHABLE_TWILIO_API = "http://127.0.0.1:9"  # the discard port: nothing listens, refused at once
+
+
 def test_env(**overrides: str) -> dict[str, str]:
     """A complete, valid environment for Settings.from_env, with test secrets."""
     env = {
@@ -38,6 +41,10 @@ def test_env(**overrides: str) -> dict[str, str]:
         "PSEUDONYM_KEY": "test-pseudonym-key-0123456789",
         "CALLBACK_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "HOTLINE_TIMEZONE": "Asia/Almaty",
+        # No test reaches api.twilio.com: where a test runs no stand-in for Twilio's REST API,
+        # requests are refused at once, so a free volunteer is rung with <Dial><Number> (the
+        # degraded path). Tests of the conference path give TWILIO_API_BASE_URL a FakeTwilio.
+        "TWILIO_API_BASE_URL": UNREACHABLE_TWILIO_API,
     }
     env.update(overrides)
     return env

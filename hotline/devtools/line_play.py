@@ -104,13 +104,19 @@ class LinePlay:
         for number in range(1, 11):
             call = SimulatedCall(self.base_url, self.auth_token, caller=f"+7701000000{number - 1}")
             self._local("POST", f"{LOCAL_CALLS}/{call.call_sid}/hold")  # Twilio holds the call
+            rung_before = {c["sid"] for c in self._local("GET", LOCAL_CALLS)["calls"]}
             root = self._walk(call, list(key_list))
             dial = root.find("./Dial")
-            if dial is None:
+            # A free volunteer is rung through the REST API before routing answers (the caller
+            # then waits in the Enqueue for the room); <Dial> is the fallback.
+            leg = self._new_call(rung_before) if root.find("./Enqueue") is not None else None
+            if dial is None and leg is None:
                 second = call
                 break
             self.say(f"Caller {number} (CallSid {call.call_sid}) is put through and talks.")
-            thread = threading.Thread(target=self._talk, args=(call, dial, talk), daemon=True)
+            target, args = (self._talk, (call, dial, talk)) if leg is None else (
+                self._talk_in_room, (call, leg, talk))  # fmt: skip
+            thread = threading.Thread(target=target, args=args, daemon=True)
             thread.start()
             talking.append(thread)
             time.sleep(0.5)  # the volunteer hears the whisper and presses 1
@@ -164,6 +170,24 @@ class LinePlay:
         result = VolunteerPhones(call, talk_seconds=talk)(dial)
         self._post(dial.get("action", ""), dict(call.common, **result))
         self._post("/twilio/status", dict(call.common, CallStatus="completed"))
+
+    def _talk_in_room(self, call: SimulatedCall, leg: dict[str, Any], talk: float) -> None:
+        """A caller put through in a conference: the volunteer's phone (rung through the REST
+        API) answers, hears the whisper and presses 1; the caller is moved in; both hang up."""
+        self._local("POST", f"{LOCAL_CALLS}/{leg['sid']}/answer")
+        whisper = self._post(leg["params"]["Url"], self._leg(leg, AnsweredBy="human"))
+        gather = whisper.find("./Gather")
+        if gather is None:
+            return
+        self._post(gather.get("action", ""), self._leg(leg, Digits="1"))
+        moved = self._wait_for(
+            lambda: self._local("GET", f"{LOCAL_CALLS}/{call.call_sid}")["updates"], 10,
+            "caller moved into the conference",
+        )  # fmt: skip
+        self._post(moved[-1]["Url"], call.common)
+        time.sleep(talk)
+        self._post("/twilio/status", dict(call.common, CallStatus="completed"))
+        self._post(leg["params"]["StatusCallback"], self._leg(leg, CallStatus="completed"))
 
     def _walk(self, call: SimulatedCall, keys: list[str | None]) -> ET.Element:
         root = self._post("/twilio/voice", call.common)

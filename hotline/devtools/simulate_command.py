@@ -14,6 +14,7 @@ import sys
 from ..settings import Settings
 from ..simulate import Heard, SimulatedCall, VolunteerPhones, scripted
 from .callback_phones import CALLER_ACTIONS, VOLUNTEER_ACTIONS, CallbackPhones, Phone
+from .room_phones import RoomPhones
 
 
 def add_arguments(sim: argparse.ArgumentParser) -> None:
@@ -96,6 +97,8 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
                 print("  -- the hotline hangs up --")
             elif heard.kind == "dial":
                 print("  -- ringing a volunteer --")
+            elif heard.kind == "enqueue":
+                print("  -- ringing a volunteer (the caller waits for the conference) --")
         printed = len(call.heard)
 
     def keys_with_echo(gather: Heard) -> str | None:
@@ -108,14 +111,23 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
     # Volunteers' phones answer and accept, unless --volunteer-answers says otherwise.
     answers = dict(item.split("=", 1) for item in args.volunteer_answers.split(",") if "=" in item)
     phones = VolunteerPhones(call, answers, talk_seconds=args.talk)
+    # With the local stand-in for Twilio's REST API, a free volunteer is rung there and the two
+    # meet in a conference; without it the hotline falls back to <Dial>.
+    room = (
+        RoomPhones(call, settings.twilio_api_base_url, answers, talk_seconds=args.talk)
+        if settings.twilio_api_base_url
+        else None
+    )
     print(f"Calling {base_url}/twilio/voice as a simulated caller (CallSid {call.call_sid})")
     try:
-        call.run(keys_with_echo, on_dial=phones)
+        if room is not None:
+            room.hold_incoming()
+        call.run(keys_with_echo, on_dial=phones, on_enqueue=room)
     except OSError as error:
         print(f"cannot reach the hotline at {base_url}: {error}", file=sys.stderr)
         return 1
     show_new()
-    for _number, _caller_id, whisper in phones.legs:
+    for _number, _caller_id, whisper in [*phones.legs, *(room.legs if room else [])]:
         print(f"  (a volunteer's phone rang; they heard: {whisper or 'nothing, busy/no answer'})")
     refused = [e for e in call.exchanges if e.status >= 400]
     for exchange in refused:

@@ -148,6 +148,17 @@ class Claimer:
         except RedisError as exc:
             self.gate.failed(exc)
 
+    def release_one(self, volunteer_id: int, owner: str) -> None:
+        """Free one volunteer this owner holds in Redis: a ring of a call that rings them one
+        after another (a late status of the last ring must not free the one ringing now)."""
+        redis = self.gate.client()
+        if redis is None:
+            return
+        try:
+            claims.release(redis, volunteer_id, owner)
+        except RedisError as exc:
+            self.gate.failed(exc)  # claims expire by themselves
+
     def release(self, owner: str) -> None:
         """Free the volunteers this owner holds in Redis (the database's go with the journal)."""
         redis = self.gate.client()

@@ -39,6 +39,15 @@ class WaitingCaller:
     joined_at: datetime
     offered_to: int | None = None  # the volunteer being rung for this caller right now
     tried: tuple[int, ...] = field(default=())
+    # Put straight through: a volunteer was free when the caller reached routing. The entry
+    # carries their ring like a line caller's offer (one path for both), but they have no place
+    # in line while someone is rung for them, and when the ring list runs out they are offered
+    # a callback, as a call to a free volunteer always was.
+    direct: bool = False
+
+    def connecting(self) -> bool:
+        """A direct caller whose volunteer is being rung: "connecting you", not a place in line."""
+        return self.direct and self.offered_to is not None
 
     def waited_seconds(self, now: datetime) -> int:
         return max(0, int((now - self.joined_at).total_seconds()))
@@ -55,7 +64,7 @@ def position(callers: Iterable[WaitingCaller], call_sid: str) -> int | None:
     me = next((c for c in line if c.call_sid == call_sid), None)
     if me is None:
         return None
-    ahead = [c for c in line if c.topic == me.topic]
+    ahead = [c for c in line if c.topic == me.topic and (c is me or not c.connecting())]
     return ahead.index(me) + 1
 
 
@@ -69,6 +78,12 @@ def first_fit(
 ) -> WaitingCaller | None:
     """The longest-waiting caller not being offered whom `can_take` says the volunteer fits."""
     return next((c for c in waiting_to_offer(callers) if can_take(c)), None)
+
+
+def exhausted(caller: WaitingCaller, fitting: int, attempts_left: int) -> bool:
+    """A direct caller's ring list ran out (nobody left who fits, or the policy's attempts are
+    spent): the callback offer, as before. A line caller waits on for their maximum wait."""
+    return caller.direct and (fitting == 0 or attempts_left == 0)
 
 
 def timed_out(caller: WaitingCaller, now: datetime, settings: LineSettings) -> bool:

@@ -3,8 +3,10 @@
 Keys hold call sids, topics, languages and volunteer ids, never a number:
 - `hotline:line` (sorted set): the call sids in line, scored by when they joined;
 - `hotline:line:caller:<sid>` (hash): topic, lang, joined, offered (volunteer being rung), tried
-  (volunteers already rung for this caller), and once out of line `outcome`: connected:<id>,
-  timeout, callback, emergency, hangup. Kept an hour after the caller left, so a late webhook
+  (volunteers already rung for this caller), direct (put straight through: see
+  WaitingCaller.direct), and once out of line `outcome`: connected:<id>, timeout, callback,
+  emergency, hangup, exhausted (a direct caller's ring list ran out), dialed (the REST ring
+  failed: the call went on with <Dial>). Kept an hour after the caller left, so a late webhook
   (the wait document, the Enqueue action) still learns what happened.
 
 Offers are atomic (a Lua script): a caller is offered to one volunteer at a time, and a caller who
@@ -37,7 +39,12 @@ _UNOFFER = """
 if redis.call('HGET', KEYS[2], 'offered') ~= ARGV[2] then return 0 end
 local tried = redis.call('HGET', KEYS[2], 'tried') or ''
 if tried ~= '' then tried = tried .. '.' end
-redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2])
+redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2], 'leg', '')
+return 1
+"""
+_SET_LEG = """
+if redis.call('HGET', KEYS[1], 'offered') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'leg', ARGV[2])
 return 1
 """
 # Out of line once: the first outcome stays (a hangup after connecting is not an abandon).
@@ -57,15 +64,21 @@ def caller_key(call_sid: str) -> str:
 
 
 def join(redis: Redis, caller: WaitingCaller) -> bool:
-    """Put the caller in line (once: a repeated join keeps their first place); True if new."""
+    """Put the caller in line (once: a repeated join keeps their first place); True if new.
+
+    A caller who left the line before (routed again from the callback offer's "try again")
+    starts afresh."""
     key = caller_key(caller.call_sid)
+    if redis.hexists(key, "outcome"):
+        redis.delete(key)
     added = redis.hsetnx(key, "joined", caller.joined_at.timestamp())
     if added:
         fields: dict[Any, Any] = {
             "topic": caller.topic,
             "lang": caller.language or "",
-            "offered": "",
+            "offered": caller.offered_to if caller.offered_to is not None else "",
             "tried": "",
+            "direct": 1 if caller.direct else "",
         }
         redis.hset(key, mapping=fields)
         redis.expire(key, KEEP_SECONDS)
@@ -110,6 +123,20 @@ def unoffer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
     return bool(redis.eval(_UNOFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
 
 
+def set_leg(redis: Redis, call_sid: str, volunteer_id: int, leg_sid: str) -> bool:
+    """The call sid of the leg ringing the volunteer the caller is offered to (to cancel it when
+    the caller hangs up first); False if the offer is over already."""
+    return bool(redis.eval(_SET_LEG, 1, caller_key(call_sid), volunteer_id, leg_sid))
+
+
+def ringing_leg(redis: Redis, call_sid: str) -> str | None:
+    """The leg ringing a volunteer for this caller while no one has taken them, else None."""
+    leg, offered, outcome = redis.hmget(caller_key(call_sid), ["leg", "offered", "outcome"])
+    if not leg or not offered or (outcome and _text(outcome).startswith("connected:")):
+        return None
+    return _text(leg)
+
+
 def leave(redis: Redis, call_sid: str, outcome: str, now: datetime) -> str:
     """Take the caller out of line with this outcome; the outcome that stands (the first one)."""
     result = redis.eval(
@@ -144,6 +171,7 @@ def _caller(call_sid: str, fields: dict[Any, Any]) -> WaitingCaller | None:
         joined_at=joined,
         offered_to=int(offered) if offered.isdigit() else None,
         tried=tuple(int(t) for t in tried.split(".") if t.isdigit()),
+        direct=bool(fields.get(b"direct")),
     )
 
 

@@ -1,9 +1,14 @@
-"""Ringing volunteers: <Dial> with a whisper, and what happens after each leg.
+"""Routing a call, and ringing volunteers with <Dial> when a conference cannot be had.
 
-The caller hears "connecting you" (said by the flow's route node), then ringing. Each volunteer's
-own phone rings with the hotline's number as caller id; on answering they hear the topic and the
-caller's language and press 1 to accept. Any other outcome moves to the next volunteer; when the
-list runs out the caller hears the nobody-available message (or, with callbacks, the offer).
+The caller hears "connecting you" (said by the flow's route node). A free volunteer is claimed
+here; the call then normally goes into a conference (hotline.telephony.line_calls.
+ring_in_conference: the volunteer rung through the REST API, the caller in the <Enqueue> that
+leads to the room). With Redis or Twilio's REST API unavailable, or with simultaneous ringing, the
+volunteers are rung with <Dial><Number> as follows (such a call cannot be transferred). Each
+volunteer's own phone rings with the hotline's number as caller id; on answering they hear the
+topic and the caller's language and press 1 to accept. Any other outcome moves to the next
+volunteer; when the list runs out the caller hears the nobody-available message (or, with
+callbacks, the offer).
 
 None of these webhooks reads the database. Who was already rung travels in the Dial's action URL
 (`tried`, `batch`), the attempt in the whisper's URL (`call`, `n`, `v`), both signed by Twilio's
@@ -121,7 +126,15 @@ def flag(sid: str, name: str) -> str | None:
 def call_over(sid: str) -> list[Event]:
     """The caller's call ended: free every volunteer it holds; the events that say so."""
     set_flag(sid, "ended", 1)
+    accepted = flag(sid, "accepted")
+    if accepted and accepted.isdigit():
+        # A conference call's final status can come before the volunteer's leg ends: the claim
+        # passes to the wrap-up here, not to the next caller (a no-op when it already has).
+        claimer().wrap_up(int(accepted), sid)
     claimer().release(claim_owner(sid))
+    from .line_volunteers import cancel_ringing_leg
+
+    cancel_ringing_leg(sid)
     _volunteer_free()
     return [event("released", sid)]
 
@@ -207,6 +220,14 @@ def _ring_next(
             return _caller_step("nobody_available", state)
         return nobody_can_answer(state)
     events.extend(event("ring", sid, seq=ring.seq, volunteer=ring.volunteer_id) for ring in result)
+    if not tried:
+        # Into a conference, like a call from the line (so * can transfer it); <Dial> below when
+        # Redis or Twilio's REST API cannot do that now.
+        from .line_calls import ring_in_conference
+
+        conference = ring_in_conference(sid, state, result, events)
+        if conference is not None:
+            return conference
     preface: tuple[Utterance, ...] = ()
     if again:
         volunteer_flow = flow_registry.current_flow(VOLUNTEER_FLOW)

@@ -45,6 +45,7 @@ _STATUS = {
     "line.leg_status",
     "line.conference_status",
     "transfer.partner_status",
+    "transfer.announce",  # said to a volunteer in the room: nothing rather than a late word
 }
 
 

@@ -14,6 +14,14 @@ it by a Calls update (Url); we pick the caller ourselves because `<Dial><Queue>`
 queue's head, who may need another topic or language. If that update is lost, the caller's next
 wait document says <Leave/> and the Enqueue action puts them in the same conference.
 
+A caller for whom a volunteer is free takes the same road at once (ring_in_conference): routing
+claims the volunteer, rings them through the REST API before it answers, and puts the caller in the
+same <Enqueue>, whose wait document says nothing of a line while that volunteer is rung (0 still
+says the emergency numbers). Every bridged call is so in a conference, and the volunteer can press
+* to bring in a partner. When Redis or the REST API is unavailable the caller goes on with
+<Dial><Number> instead (hotline.telephony.dialing), as before the line existed: that call cannot
+be transferred.
+
 Nothing is recorded: no `record` on the Dial, the Conference or the REST call.
 """
 
@@ -21,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -28,15 +38,19 @@ from redis import Redis
 from redis.exceptions import RedisError
 from twilio.twiml.voice_response import VoiceResponse
 
+from .. import budget
+from ..callbacks.runtime import DialError
 from ..calllog.journal import Event, event
 from ..ivr import engine, speech
 from ..ivr.model import CallState
 from ..models import utcnow
 from ..redis_conn import redis_gate
 from ..routing import line, line_store
+from ..routing.dispatch import Ring
 from ..routing.line import LineSettings, WaitingCaller
 from . import consent, flow_registry, room, transfer, twiml
 from .dialing import (
+    VOLUNTEER_FLOW,
     nobody_can_answer,
     policy,
     recorder,
@@ -63,6 +77,15 @@ LINE_FLOW = "line"
 QUEUE_NAME = "hotline"  # one Twilio queue; who is offered to whom is decided by our line
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _CONFERENCE_SID = re.compile(r"^CF[0-9a-fA-F]{32}$")
+# A direct caller's wait document comes back this often while their volunteer is rung: soon
+# after a refusal or a run-out ring list they hear what comes next.
+CONNECTING_POLL_SECONDS = 8
+# The REST ring inside /twilio/route: at most this long (the caller hears "connecting you"
+# meanwhile); a slower API is treated as down and the call goes on with <Dial>.
+DIRECT_RING_TIMEOUT_SECONDS = 2.0
+# After the REST API failed on the network, direct calls use <Dial> for this long without trying
+# (per process: app.extensions["rest_paused_until"]).
+REST_PAUSE_SECONDS = 30.0
 
 
 def line_settings() -> LineSettings:
@@ -111,6 +134,55 @@ def try_join(sid: str, state: CallState, events: list[Event]) -> str | None:
         return None
     events.append(event("line_joined", sid))
     log.info("call %s: everyone who fits is busy; waiting in line", sid)
+    kick()
+    return _enqueue(sid, state)
+
+
+# --- a caller for whom a volunteer is free (from routing) -----------------------------------
+
+
+def ring_in_conference(sid: str, state: CallState, rings: Sequence[Ring],
+                       events: list[Event]) -> str | None:  # fmt: skip
+    """Ring the claimed volunteer through the REST API and put the caller in the <Enqueue> that
+    leads to their conference; None (the caller is then dialed with <Dial>) when Redis or the
+    REST API is unavailable, or the policy rings several volunteers at once."""
+    redis = _redis()
+    if redis is None or len(rings) != 1 or state.topic is None:
+        return None
+    if time.monotonic() < current_app.extensions.get("rest_paused_until", 0.0):
+        return None
+    from .line_volunteers import place_ring
+
+    ring = rings[0]
+    caller = WaitingCaller(sid, state.topic, state.language, utcnow(), ring.volunteer_id,
+                           direct=True)  # fmt: skip
+    try:
+        line_store.join(redis, caller)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        return None
+    timeout = max(0.3, min(DIRECT_RING_TIMEOUT_SECONDS, budget.remaining() - 1.0))
+    try:
+        leg = place_ring(caller, ring, timeout)
+    except DialError as exc:
+        if exc.code == "network":
+            current_app.extensions["rest_paused_until"] = time.monotonic() + REST_PAUSE_SECONDS
+        log.warning("call %s: ringing through the REST API failed (%s): <Dial> instead", sid,
+                    exc.code)  # fmt: skip
+        try:
+            line_store.leave(redis, sid, "dialed", utcnow())
+        except RedisError as redis_exc:
+            redis_gate().failed(redis_exc)
+        return None
+    try:
+        line_store.set_leg(redis, sid, ring.volunteer_id, leg)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+    log.info("call %s: ringing volunteer %s for a conference", sid, ring.volunteer_id)
+    return _enqueue(sid, state)
+
+
+def _enqueue(sid: str, state: CallState) -> str:
     params = _caller_params(sid, state)
     response = VoiceResponse()
     response.enqueue(
@@ -120,7 +192,6 @@ def try_join(sid: str, state: CallState, events: list[Event]) -> str | None:
         wait_url=url("/twilio/line/wait", **params),
         wait_url_method="POST",
     )
-    kick()
     return str(response)
 
 
@@ -147,8 +218,29 @@ def wait() -> Response:
         return xml(_leave())
     if caller is None or outcome is not None or place is None:
         return xml(_leave())
+    if caller.connecting():
+        return xml(_connecting_document(sid, state))
     kick()  # a shift may have started, or someone switched "available now" on
     return xml(_wait_document(sid, state, caller, place))
+
+
+def _connecting_document(sid: str, state: CallState) -> str:
+    """While a direct caller's volunteer is rung: quiet, "still trying" after the first few
+    seconds (routing said "connecting you"), and 0 for the emergency numbers."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=CONNECTING_POLL_SECONDS,
+        action=url("/twilio/line/key", **_caller_params(sid, state)),
+        method="POST",
+    )
+    queued = small_int(request.form.get("QueueTime"), 6) or 0
+    if queued >= CONNECTING_POLL_SECONDS:
+        flow = flow_registry.current_flow(VOLUNTEER_FLOW)
+        said = speech.say(flow, flow.nodes["still_trying"].prompt, state.language or "ru")
+        twiml.add_utterances(gather, said, audio_url)
+    return str(response)
 
 
 def _cfg() -> LineSettings:
@@ -199,9 +291,23 @@ def key() -> Response:
         response.leave()  # the Enqueue action takes it from here (with or without Redis)
         return xml(str(response))
     if digits == "0":
-        twiml.add_utterances(response, _line_said("line_emergency", state.language), audio_url)
+        twiml.add_utterances(response, _emergency_said(sid, state), audio_url)
     response.redirect(wait_url, method="POST")
     return xml(str(response))
+
+
+def _emergency_said(sid: str, state: CallState) -> tuple:
+    """The emergency numbers; "you keep your place in line" only to a caller who has one."""
+    redis = _redis()
+    try:
+        caller = line_store.find(redis, sid)[0] if redis is not None else None
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        caller = None
+    if caller is not None and caller.connecting():
+        flow = flow_registry.current_flow()
+        return speech.say(flow, flow.nodes["emergency_numbers"].prompt, state.language or "ru")
+    return _line_said("line_emergency", state.language)
 
 
 @bp.post("/left")
@@ -227,9 +333,11 @@ def left() -> Response:
         redis_gate().failed(exc)
     waited = caller.waited_seconds(now) if caller is not None else None
     if outcome and outcome.startswith("connected:"):
-        return xml(_conference_for_caller(sid, state))
+        return xml(_conference_for_caller(sid, state, direct=caller is not None and caller.direct))
     reason = outcome or "unavailable"
-    events = [event("line_left", sid, reason=reason, waited=waited)]
+    direct = caller is not None and caller.direct
+    # A direct caller never waited: their ring attempts tell the story, not the line.
+    events = [] if direct else [event("line_left", sid, reason=reason, waited=waited)]
     kick()  # this caller's place is free; the next one may fit someone
     if result == "hangup" or reason == "hangup":
         recorder().record(events)
@@ -239,7 +347,7 @@ def left() -> Response:
         step = engine.enter(flow, consent.NUMBER_MENU, consent.with_runtime_vars(state))
         body = render(consent.adjust(flow, step))
     else:
-        events.append(event("unanswered", sid, reason="line_" + reason))
+        events.append(event("unanswered", sid, reason=reason if direct else "line_" + reason))
         body = nobody_can_answer(state)
     recorder().record(events)
     return xml(body)
@@ -252,7 +360,7 @@ def join() -> Response:
     state = caller_state(flow_registry.current_flow())
     if sid is None or request.args.get("call") != sid:
         return xml(nobody_can_answer(state), 400)
-    return xml(_conference_for_caller(sid, state))
+    return xml(_conference_for_caller(sid, state, direct=request.args.get("d") == "1"))
 
 
 def conference_noun(dial: Any, sid: str, end_on_exit: bool) -> None:
@@ -271,9 +379,10 @@ def conference_noun(dial: Any, sid: str, end_on_exit: bool) -> None:
     )
 
 
-def _conference_for_caller(sid: str, state: CallState) -> str:
+def _conference_for_caller(sid: str, state: CallState, direct: bool = False) -> str:
     response = VoiceResponse()
-    twiml.add_utterances(response, _line_said("line_connecting", state.language), audio_url)
+    if not direct:  # a direct caller heard "connecting you" seconds ago; the volunteer waits
+        twiml.add_utterances(response, _line_said("line_connecting", state.language), audio_url)
     dial = response.dial(
         action=url("/twilio/line/done", call=sid),
         method="POST",

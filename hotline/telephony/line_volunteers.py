@@ -12,6 +12,7 @@ back to the line, and the volunteer is not offered that caller again.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -29,7 +30,7 @@ from ..ivr.model import CallState
 from ..models import utcnow
 from ..redis_conn import redis_gate
 from ..routing import line, line_store
-from ..routing.dispatch import ClaimsUnavailable, RingOutcome, claim_owner
+from ..routing.dispatch import ClaimsUnavailable, Ring, RingOutcome, claim_owner
 from ..routing.line import WaitingCaller
 from . import transfer, twiml
 from .dialing import (
@@ -66,16 +67,23 @@ def _leg() -> tuple[str, int, int, CallState, str] | None:
     return sid, ring.volunteer_id, ring.seq, state, ring.language
 
 
-def _still_offered(sid: str, volunteer_id: int) -> bool:
+def _offered(sid: str, volunteer_id: int) -> WaitingCaller | None:
+    """The caller's entry while it is offered to this volunteer (None: they left, or Redis)."""
     redis = _redis()
     if redis is None:
-        return False
+        return None
     try:
         caller, outcome = line_store.find(redis, sid)
     except RedisError as exc:
         redis_gate().failed(exc)
-        return False
-    return caller is not None and outcome is None and caller.offered_to == volunteer_id
+        return None
+    if caller is None or outcome is not None or caller.offered_to != volunteer_id:
+        return None
+    return caller
+
+
+def _still_offered(sid: str, volunteer_id: int) -> bool:
+    return _offered(sid, volunteer_id) is not None
 
 
 def _leg_url(path: str, sid: str, volunteer_id: int, seq: int, state: CallState, wl: str,
@@ -136,8 +144,9 @@ def whisper_answer() -> Response:
 def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) -> str:
     redis = _redis()
     outcome = None
+    caller = _offered(sid, volunteer_id)
     try:
-        if redis is not None and _still_offered(sid, volunteer_id):
+        if redis is not None and caller is not None:
             outcome = line_store.leave(redis, sid, f"connected:{volunteer_id}", utcnow())
     except RedisError as exc:
         redis_gate().failed(exc)
@@ -149,15 +158,16 @@ def _accept(sid: str, volunteer_id: int, seq: int, state: CallState, wl: str) ->
     claimer().keep(volunteer_id, claim_owner(sid), policy().connected_claim_ttl)
     set_flag(sid, "accepted", volunteer_id)
     recorder().record([event("accepted", sid, seq=seq, volunteer=volunteer_id)])
-    log.info("call %s: volunteer %s accepted from the line", sid, volunteer_id)
-    _move_caller_in(sid, state)
+    log.info("call %s: volunteer %s accepted%s", sid, volunteer_id,
+             "" if caller is not None and caller.direct else " from the line")  # fmt: skip
+    _move_caller_in(sid, state, direct=caller is not None and caller.direct)
     response = VoiceResponse()
     transfer.volunteer_room(response, sid, state, wl, volunteer_id)
     return str(response)
 
 
-def _move_caller_in(sid: str, state: CallState) -> None:
-    join_url = url("/twilio/line/join", **_caller_params(sid, state))
+def _move_caller_in(sid: str, state: CallState, direct: bool) -> None:
+    join_url = url("/twilio/line/join", **_caller_params(sid, state), d=1 if direct else None)
     try:
         line_rest().redirect(sid, join_url, timeout=REDIRECT_TIMEOUT_SECONDS)
     except DialError as exc:
@@ -174,7 +184,7 @@ def _give_back(sid: str, volunteer_id: int) -> None:
             line_store.unoffer(redis, sid, volunteer_id)
     except RedisError as exc:
         redis_gate().failed(exc)
-    claimer().release(claim_owner(sid))
+    claimer().release_one(volunteer_id, claim_owner(sid))
     kick()
 
 
@@ -247,6 +257,53 @@ def kick() -> None:
     thread.start()
 
 
+# --- kicks from other processes (a report saved in the dashboard pool) ---------------------------
+
+KICK_CHANNEL = "hotline:line:kick"
+# pid -> the app whose listener runs (a forked worker starts its own; a process that builds a new
+# app, as the tests do, moves the listening to it and the old listener stops).
+_listening: dict[int, Flask] = {}
+
+
+def kick_from_elsewhere(redis: Redis) -> None:
+    """Ask the webhook processes to run the matcher now (a volunteer's wrap-up just ended in
+    the dashboard, which has no matcher of its own). Raises RedisError."""
+    redis.publish(KICK_CHANNEL, b"1")
+
+
+@bp.before_app_request
+def _listen_for_kicks() -> None:
+    """Start this process's listener on its first request (threads do not survive a fork)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if _listening.get(os.getpid()) is app:
+        return
+    _listening[os.getpid()] = app
+    threading.Thread(target=_listen, args=(app,), daemon=True, name="line-kicks").start()
+
+
+def _listen(app: Flask) -> None:
+    """Run the matcher on every kick published; reconnect after Redis failures (meanwhile the
+    wait documents' polls still match, within one message interval)."""
+    from ..redis_conn import connect
+
+    url = app.config["SETTINGS"].redis_url
+    if not url:
+        return
+    while _listening.get(os.getpid()) is app:
+        try:
+            # A connection of its own: the call path's 1 s read timeout would end every wait.
+            pubsub = connect(url, socket_timeout=15.0).pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(KICK_CHANNEL)
+            while _listening.get(os.getpid()) is app:
+                if pubsub.get_message(timeout=5.0) is not None and _listening.get(
+                    os.getpid()
+                ) is app:
+                    _match_in(app)
+            pubsub.close()
+        except (RedisError, OSError):
+            time.sleep(1.0)
+
+
 def _match_in(app: Flask) -> None:
     with app.app_context():
         try:
@@ -261,17 +318,21 @@ def match_waiting_callers() -> int:
     if redis is None:
         return 0
     token = secrets.token_hex(8)
+    offered = 0
     try:
         redis.set(_AGAIN_KEY, 1, ex=60)
-        if not line_store.take_match_lock(redis, token, _MATCH_LOCK_MS):
-            return 0  # the pass running now will see the note and go again
-        offered = 0
-        try:
-            while redis.getdel(_AGAIN_KEY):
-                offered += _offer_pass(redis, utcnow())
-        finally:
-            line_store.drop_match_lock(redis, token)
-        return offered
+        while True:
+            if not line_store.take_match_lock(redis, token, _MATCH_LOCK_MS):
+                return offered  # the pass running now will see the note and go again
+            try:
+                while redis.getdel(_AGAIN_KEY):
+                    offered += _offer_pass(redis, utcnow())
+            finally:
+                line_store.drop_match_lock(redis, token)
+            # A note left between the last look and the lock's release would be lost (its
+            # writer found the lock taken): look once more, unlocked.
+            if not redis.exists(_AGAIN_KEY):
+                return offered
     except RedisError as exc:
         redis_gate().failed(exc)
         return 0
@@ -287,6 +348,9 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
         ordered = snapshot.ordered(
             caller.topic, caller.language, now, rules, settings().tz, exclude=caller.tried
         )
+        if line.exhausted(caller, len(ordered), rules.ring_batch_size(len(caller.tried))):
+            _ring_list_ran_out(redis, caller, now)
+            continue
         if not ordered:
             continue
         owner = claim_owner(caller.call_sid)
@@ -295,6 +359,8 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
         except ClaimsUnavailable:
             return offered
         if not chosen:
+            if caller.direct and not rules.line.enabled:
+                _ring_list_ran_out(redis, caller, now)  # no line to wait in: a callback
             continue
         volunteer_id = chosen[0]
         if not line_store.offer(redis, caller.call_sid, volunteer_id):
@@ -308,6 +374,53 @@ def _offer_pass(redis: Redis, now: datetime) -> int:
     return offered
 
 
+def _ring_list_ran_out(redis: Redis, caller: WaitingCaller, now: datetime) -> None:
+    """A direct caller nobody else can take: out of the line; their next wait document (within
+    CONNECTING_POLL_SECONDS) says <Leave/> and the Enqueue action offers the callback."""
+    line_store.leave(redis, caller.call_sid, "exhausted", now)
+    log.info("call %s: every volunteer who fits was tried", caller.call_sid)
+
+
+def _remember_leg(sid: str, volunteer_id: int, leg: str) -> None:
+    redis = _redis()
+    try:
+        if redis is not None:
+            line_store.set_leg(redis, sid, volunteer_id, leg)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+
+
+def cancel_ringing_leg(sid: str) -> None:
+    """The caller's call is over: a volunteer's phone still ringing for them stops ringing (their
+    claim goes with the call's, so they must not go on ringing for nobody)."""
+    redis = _redis()
+    try:
+        leg = line_store.ringing_leg(redis, sid) if redis is not None else None
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        return
+    if leg is None:
+        return
+    try:
+        line_rest().hang_up(leg, timeout=REDIRECT_TIMEOUT_SECONDS)
+    except DialError as exc:
+        log.warning("call %s: stopping the volunteer's ringing failed (%s)", sid, exc.code)
+
+
+def place_ring(caller: WaitingCaller, ring: Ring, request_timeout: float | None = None) -> str:
+    """Ring a claimed volunteer for this caller through the REST API, from the hotline's number,
+    with answering-machine detection; their leg's sid. Raises DialError."""
+    state = CallState(language=caller.language, topic=caller.topic)
+    params = (caller.call_sid, ring.volunteer_id, ring.seq, state, ring.language)
+    return line_rest().call_volunteer(
+        to=ring.phone,
+        url=_leg_url("/twilio/line/whisper", *params),
+        status_callback=_leg_url("/twilio/line/leg-status", *params),
+        timeout=policy().ring_timeout_seconds,
+        request_timeout=request_timeout,
+    )
+
+
 def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
     entry = snapshot.entry(volunteer_id)  # type: ignore[attr-defined]
     if entry is None:
@@ -318,17 +431,9 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
         log.error("volunteer %s: number cannot be decrypted", volunteer_id)
         return False
     seq = len(caller.tried)
-    state = CallState(language=caller.language, topic=caller.topic)
-    wl = entry.whisper_language
-    params = (caller.call_sid, volunteer_id, seq, state, wl)
     started = time.monotonic()
     try:
-        line_rest().call_volunteer(
-            to=phone,
-            url=_leg_url("/twilio/line/whisper", *params),
-            status_callback=_leg_url("/twilio/line/leg-status", *params),
-            timeout=policy().ring_timeout_seconds,
-        )
+        leg = place_ring(caller, Ring(seq, volunteer_id, phone, entry.whisper_language))
     except DialError as exc:
         log.warning("call %s: ringing volunteer %s failed (%s)", caller.call_sid, volunteer_id,
                     exc.code)  # fmt: skip
@@ -338,6 +443,7 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
                   outcome=RingOutcome.FAILED.value),
         ])  # fmt: skip
         return False
+    _remember_leg(caller.call_sid, volunteer_id, leg)
     recorder().record([event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id)])
     log.info("call %s: ringing volunteer %s from the line (%.0f ms)", caller.call_sid,
              volunteer_id, (time.monotonic() - started) * 1000)  # fmt: skip

@@ -95,10 +95,14 @@ class TwilioCalls:
         self.client = client
         self.from_number = from_number
 
-    def call_volunteer(self, *, to: str, url: str, status_callback: str, timeout: int) -> str:
-        """Ring the volunteer from the hotline number; Twilio fetches `url` once AMD has decided."""
+    def call_volunteer(
+        self, *, to: str, url: str, status_callback: str, timeout: int,
+        request_timeout: float | None = None,
+    ) -> str:  # fmt: skip
+        """Ring the volunteer from the hotline number; Twilio fetches `url` once AMD has decided.
+        `request_timeout` bounds the HTTP request (a webhook waiting on it has a budget)."""
         try:
-            call = self.client.calls.create(
+            call = self._client(request_timeout).calls.create(
                 to=to,
                 from_=self.from_number,
                 url=url,
@@ -116,10 +120,10 @@ class TwilioCalls:
             raise _network_error(exc) from None
         return str(call.sid)
 
-    def hang_up(self, call_sid: str) -> None:
-        """End a call in progress (a cancelled request's volunteer leg)."""
+    def hang_up(self, call_sid: str, timeout: float | None = None) -> None:
+        """End a call, ringing or in progress (a cancelled request's volunteer leg)."""
         try:
-            self.client.calls(call_sid).update(status="completed")
+            self._client(timeout).calls(call_sid).update(status="completed")
         except TwilioRestException as exc:
             raise _twilio_error(exc) from None
         except (TwilioException, requests.RequestException) as exc:
@@ -127,18 +131,21 @@ class TwilioCalls:
 
     def redirect(self, call_sid: str, url: str, timeout: float | None = None) -> None:
         """Move a call in progress (a caller waiting in line) to the TwiML at `url`."""
-        client = self.client
-        if timeout is not None:
-            client = Client(
-                client.username, client.password,
-                http_client=_with_timeout(client.http_client, timeout),
-            )  # fmt: skip
         try:
-            client.calls(call_sid).update(url=url, method="POST")
+            self._client(timeout).calls(call_sid).update(url=url, method="POST")
         except TwilioRestException as exc:
             raise _twilio_error(exc) from None
         except (TwilioException, requests.RequestException) as exc:
             raise _network_error(exc) from None
+
+    def _client(self, timeout: float | None) -> Client:
+        """The client, or a copy whose HTTP requests give up after `timeout` seconds."""
+        if timeout is None:
+            return self.client
+        return Client(
+            self.client.username, self.client.password,
+            http_client=_with_timeout(self.client.http_client, timeout),
+        )  # fmt: skip
 
     def hold(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:
         """Put a conference participant on hold (hearing `hold_url`'s TwiML) or take them off."""
@@ -147,6 +154,17 @@ class TwilioCalls:
             kwargs.update(hold_url=hold_url, hold_method="POST")
         try:
             self.client.conferences(conference_sid).participants(call_sid).update(**kwargs)
+        except TwilioRestException as exc:
+            raise _twilio_error(exc) from None
+        except (TwilioException, requests.RequestException) as exc:
+            raise _network_error(exc) from None
+
+    def announce(self, conference_sid: str, call_sid: str, announce_url: str) -> None:
+        """Say something to one participant only (`announce_url`'s TwiML: Say or Play)."""
+        try:
+            self.client.conferences(conference_sid).participants(call_sid).update(
+                announce_url=announce_url, announce_method="POST"
+            )
         except TwilioRestException as exc:
             raise _twilio_error(exc) from None
         except (TwilioException, requests.RequestException) as exc:

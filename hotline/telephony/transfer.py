@@ -162,7 +162,12 @@ def _call_partner(sid: str, state: CallState, wl: str, volunteer: int | None,
         if redis is None or not redis.hsetnx(key, "partner", partner.id):
             # Redis down (no way to follow the transfer) or one is already under way.
             return _back_to_caller(sid, state, wl, volunteer, _said("transfer_failed", wl))
-        redis.hset(key, mapping={"state": "ringing", "started": time.time()})
+        # The volunteer's leg (this request's) and language: a partner who does not answer is
+        # announced to them alone.
+        volunteer_leg = request.form.get("CallSid", "")
+        redis.hset(key, mapping={"state": "ringing", "started": time.time(), "wl": wl,
+                                 "vleg": volunteer_leg if _CALL_SID.match(volunteer_leg) else ""})
+        # fmt: skip
         redis.expire(key, KEEP_SECONDS)
     except RedisError as exc:
         redis_gate().failed(exc)
@@ -314,7 +319,43 @@ def partner_status() -> Response:
         _caller_to_callback_offer(sid, caller_state)
     else:
         _hold_caller(sid, False, caller_state)
+        _tell_volunteer(redis, sid, found, "transfer_no_answer")
     return xml(twiml.empty())
+
+
+def _tell_volunteer(redis: Redis, sid: str, found: dict[Any, Any], node_id: str) -> None:
+    """Say why to the volunteer alone (the Participants API's AnnounceUrl), in their language."""
+    from .line_calls import line_rest
+
+    leg = found.get(b"vleg", b"").decode()
+    wl = found.get(b"wl", b"ru").decode()
+    try:
+        conference = room.conference_sid(redis, sid)
+    except RedisError as exc:
+        redis_gate().failed(exc)
+        return
+    if not leg or conference is None:
+        return
+    said_url = url("/twilio/transfer/announce", call=sid, what=node_id,
+                   wl=wl if wl in LANGUAGES else "ru")  # fmt: skip
+    try:
+        line_rest().announce(conference, leg, said_url)
+    except DialError as exc:
+        log.warning("call %s: telling the volunteer failed (%s)", sid, exc.code)
+
+
+_ANNOUNCED = ("transfer_no_answer",)
+
+
+@bp.post("/announce")
+def announce() -> Response:
+    """What the volunteer alone hears in the room (an AnnounceUrl: Say and Play only)."""
+    what = request.args.get("what", "")
+    wl = request.args.get("wl", "ru")
+    response = VoiceResponse()
+    if what in _ANNOUNCED and wl in LANGUAGES:
+        twiml.add_utterances(response, _said(what, wl), audio_url)
+    return xml(str(response))
 
 
 def volunteer_left(redis: Redis, sid: str) -> bool:

@@ -101,13 +101,20 @@ class Caller:
         assert exchange.status == 200, (url, exchange.body)
         return twiml(exchange.body)
 
-    def reach_routing(self) -> ET.Element:
+    def route_step(self) -> str:
+        """Through the menus (Russian, violence): the URL of the route step."""
         root = self.post("/twilio/voice")
-        for key in ("2", "1"):  # Russian, violence
+        for key in ("2", "1"):
             root = self.post(root.find("./Gather").get("action"), Digits=key)
-        root = self.post(root.find("./Redirect").text)
+        return root.find("./Redirect").text
+
+    def routed(self, route_url: str) -> ET.Element:
+        root = self.post(route_url)
         self.enqueue = root.find("./Enqueue")
         return root
+
+    def reach_routing(self) -> ET.Element:
+        return self.routed(self.route_step())
 
     def waits(self) -> ET.Element:
         assert self.enqueue is not None
@@ -180,26 +187,35 @@ def record_of(env, sid):
         engine.dispose()
 
 
+def connect_directly(twilio: FakeTwilio, caller: Caller) -> object:
+    """The volunteer is free: routing rings them through the REST API and the caller waits in
+    the Enqueue; the whisper, 1, and the caller is moved into the room. Their leg."""
+    before = len(twilio.created)
+    root = caller.reach_routing()
+    assert root.find("./Enqueue") is not None and root.find("./Dial") is None
+    created = twilio.wait_for(before + 1)[-1]  # rung before routing answered
+    assert created.params["To"] == VOLUNTEER and created.params["From"] == HOTLINE
+    assert volunteer_accepts(created).find("./Dial/Conference").text == caller.sid
+    assert moved_in(twilio, caller).find("./Dial/Conference").text == caller.sid
+    return created
+
+
 def test_three_callers_one_volunteer_connected_waits_then_connected_and_times_out(world):
     base_url, env, twilio = world
     first, second, third = (Caller(base_url, twilio, f"+7701777000{i}") for i in range(3))
-    # The first caller is put straight through (the whisper and 1 on the Dial's leg).
-    root = first.reach_routing()
-    number = root.find("./Dial/Number")
-    assert number.text.strip() == VOLUNTEER and root.find("./Dial").get("callerId") == HOTLINE
-    leg = {**first.call.common, "CallSid": "CA" + "f" * 32, "ParentCallSid": first.sid}
-    whisper = twiml(post_signed(number.get("url"), leg, AUTH_TOKEN)[1].decode())
-    post_signed(whisper.find("./Gather").get("action"), dict(leg, Digits="1"), AUTH_TOKEN)
+    rung = len(twilio.created)
+    # The first caller is put straight through, in a conference named by their call sid.
+    first_leg = connect_directly(twilio, first)
     # The second and third wait in line, and hear where they are.
     assert second.reach_routing().find("./Enqueue") is not None
     assert third.reach_routing().find("./Enqueue") is not None
     assert "очереди - 1" in speech(second.waits())
     assert "очереди - 2" in speech(third.waits())
-    assert not twilio.created  # nobody is rung while the only volunteer talks
+    assert len(twilio.created) == rung + 1  # nobody is rung while the only volunteer talks
     # The first call ends: the volunteer is rung for the second caller, from the hotline number.
-    first.post(root.find("./Dial").get("action"), DialCallStatus="completed", DialBridged="true")
     first.hangs_up()
-    (created,) = twilio.wait_for(1)
+    volunteer_leg_ends(first_leg)
+    created = twilio.wait_for(rung + 2)[-1]
     assert created.params["To"] == VOLUNTEER and created.params["From"] == HOTLINE
     room = volunteer_accepts(created).find("./Dial/Conference")
     assert room is not None and room.text == second.sid
@@ -214,7 +230,7 @@ def test_three_callers_one_volunteer_connected_waits_then_connected_and_times_ou
     assert "node=callback_offer" in offer.find("./Gather").get("action")
     record = record_of(env, third.sid)
     assert record.outcome == "nobody_available" and record.wait_seconds >= MAX_WAIT
-    assert len(twilio.created) == 1  # nobody was rung twice, nobody for the third caller
+    assert len(twilio.created) == rung + 2  # nobody rung twice, nobody for the third caller
     second.hangs_up()
     volunteer_leg_ends(created)
 
@@ -237,18 +253,12 @@ def test_a_caller_hanging_up_in_line_is_recorded_as_abandoned_with_the_wait(worl
 
 
 def _connect_through_the_line_or_directly(twilio, caller, rung):
-    root = caller.reach_routing()
-    number = root.find("./Dial/Number")
-    assert number is not None, "the volunteer should be free"
-    leg = {**caller.call.common, "CallSid": "CA" + "e" * 32, "ParentCallSid": caller.sid}
-    whisper = twiml(post_signed(number.get("url"), leg, AUTH_TOKEN)[1].decode())
-    post_signed(whisper.find("./Gather").get("action"), dict(leg, Digits="1"), AUTH_TOKEN)
-    caller.dial_action = root.find("./Dial").get("action")
+    caller.leg = connect_directly(twilio, caller)
 
 
 def _finish(twilio, caller):
-    caller.post(caller.dial_action, DialCallStatus="completed", DialBridged="true")
     caller.hangs_up()
+    volunteer_leg_ends(caller.leg)
 
 
 def test_time_from_a_volunteer_becoming_free_to_the_waiting_caller_hearing_them(world):
@@ -303,3 +313,86 @@ def test_hotline_simulate_plays_the_line_and_a_transfer_to_the_police(world):
     assert "The partner's phone rings (from +77270000000)" in text
     assert "the partner hears: Звонок с горячей линии доверия" in text
     assert "+7701000000" not in text  # the simulated callers' numbers are never shown
+
+
+def _ms(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms, p99 {_p99(values) * 1000:.0f} ms"
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def test_a_direct_call_in_a_conference_is_as_quick_as_with_dial(world):
+    """From the route step to the volunteer's phone ringing, and to the caller in the room with
+    them (the whisper and 1 answered at once), against <Dial><Number> in the same run (the REST
+    API failing for that call: the fallback). With <Dial>, the phone rings when Twilio has the
+    route step's answer, and the two are bridged when the whisper's 1 is answered."""
+    base_url, env, twilio = world
+    figures: dict[str, dict[str, list[float]]] = {
+        "conference": {"rung": [], "room": []}, "dial": {"rung": [], "room": []},
+    }  # fmt: skip
+    for round_number in range(ROUNDS):
+        for way in ("conference", "dial"):
+            caller = Caller(base_url, twilio, f"+770177704{round_number:02d}")
+            route_url = caller.route_step()
+            before = len(twilio.created)
+            if way == "dial":
+                twilio.fail_next(500, 20500)
+            started = time.perf_counter()
+            root = caller.routed(route_url)
+            if way == "conference":
+                created = twilio.wait_for(before + 1)[-1]
+                figures[way]["rung"].append(created.received_at - started)
+                assert volunteer_accepts(created).find("./Dial/Conference") is not None
+                assert moved_in(twilio, caller).find("./Dial/Conference").text == caller.sid
+                figures[way]["room"].append(time.perf_counter() - started)
+                caller.hangs_up()
+                volunteer_leg_ends(created)
+            else:
+                figures[way]["rung"].append(time.perf_counter() - started)
+                number = root.find("./Dial/Number")
+                assert number is not None
+                leg = {**caller.call.common, "CallSid": "CA" + "d" * 32,
+                       "ParentCallSid": caller.sid}  # fmt: skip
+                whisper = twiml(post_signed(number.get("url"), leg, AUTH_TOKEN)[1].decode())
+                post_signed(whisper.find("./Gather").get("action"), dict(leg, Digits="1"),
+                            AUTH_TOKEN)  # fmt: skip
+                figures[way]["room"].append(time.perf_counter() - started)
+                caller.post(root.find("./Dial").get("action"), DialCallStatus="completed",
+                            DialBridged="true")  # fmt: skip
+                caller.hangs_up()
+    lines = []
+    for way, found in figures.items():
+        rung, room = found["rung"], found["room"]
+        lines.append(f"{way}: route -> volunteer rung {_ms(rung)}; -> caller in room {_ms(room)}")
+    print(f"\ndirect calls, {ROUNDS} rounds each through gunicorn:\n  " + "\n  ".join(lines))
+    conference, dial = figures["conference"], figures["dial"]
+    # Twilio adds its own REST round trip (~0.1-0.3 s) to the conference path; here, locally,
+    # the path itself must add no more than that.
+    assert statistics.median(conference["room"]) - statistics.median(dial["room"]) < 0.3
+
+
+def test_hotline_simulate_follows_a_direct_call_into_its_conference(world):
+    from hotline.devtools.room_phones import RoomPhones
+    from hotline.simulate import VolunteerPhones, scripted
+
+    base_url, env, twilio = world
+    call = SimulatedCall(base_url, AUTH_TOKEN, caller="+77017770500", to=HOTLINE)
+    room = RoomPhones(call, twilio.base_url, talk_seconds=0.5)
+    room.hold_incoming()
+    heard = call.run(scripted(["2", "1"]), on_dial=VolunteerPhones(call), on_enqueue=room)
+    assert any(h.kind == "enqueue" for h in heard) and not any(h.kind == "dial" for h in heard)
+    ((number, caller_id, whisper),) = room.legs
+    assert number == VOLUNTEER and caller_id == HOTLINE and "насилие" in whisper
+    record = record_of(env, call.call_sid)
+    assert record.outcome == "connected" and record.answered_by_id is not None
+    # Nobody answers: the caller is offered a callback when the list runs out.
+    call = SimulatedCall(base_url, AUTH_TOKEN, caller="+77017770501", to=HOTLINE)
+    room = RoomPhones(call, twilio.base_url, answers={"*": "no-answer"})
+    room.hold_incoming()
+    heard = call.run(scripted(["2", "1"]), on_dial=VolunteerPhones(call), on_enqueue=room)
+    gathers = [h for h in heard if h.kind == "gather"]
+    assert "node=callback_offer" in gathers[-1].attrs["action"]
+    assert record_of(env, call.call_sid).outcome == "no_answer"

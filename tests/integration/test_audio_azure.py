@@ -109,7 +109,7 @@ def test_azure_builds_every_prompt_with_a_kazakh_neural_voice(azure, flows):
     assert build(flows) == 0
 
     assert azure.problems == []
-    assert len(azure.texts) == 26  # the volunteer flow's Kazakh texts, transfer menu and digits
+    assert len(azure.texts) == 27  # the volunteer flow's Kazakh texts, transfer menu and digits
     assert {voice for voice, _ in azure.texts} == {"kk-KZ-AigulNeural"}
     assert (
         "kk-KZ-AigulNeural",

@@ -95,9 +95,9 @@ def test_build_with_espeak_ng_gives_every_kazakh_prompt_phone_quality_audio(flow
     status, output = check(flows, capsys, "--strict")
 
     assert status == 0, output
-    assert "kk: 65 prompts: 0 recorded, 65 synthesized, 0 missing, 0 stale" in output
+    assert "kk: 66 prompts: 0 recorded, 66 synthesized, 0 missing, 0 stale" in output
     entries = read_manifest(kk(flows))
-    assert len(entries) == 65
+    assert len(entries) == 66
     for name, entry in entries.items():
         info = inspect_file(kk(flows) / name)
         assert (info.container, info.sample_rate, info.channels) == ("mp3", 8000, 1), name
@@ -114,7 +114,7 @@ def test_without_any_audio_the_strict_check_fails_and_names_every_missing_prompt
     status, output = check(bare, capsys, "--strict")
 
     assert status == 1
-    assert "kk: 51 prompts: 0 recorded, 0 synthesized, 51 missing, 0 stale" in output
+    assert "kk: 52 prompts: 0 recorded, 0 synthesized, 52 missing, 0 stale" in output
     assert "kk missing: default.greeting (default / greeting, prompt)" in output
     assert check(bare, capsys)[0] == 0  # without --strict missing audio is reported, not fatal
 
@@ -263,7 +263,7 @@ def test_the_recording_script_lists_every_prompt_in_flow_order_with_numbers_fill
         csv.DictReader((tmp_path / "script" / "recording-script-kk.csv").open(encoding="utf-8"))
     )
     names = [row["save_as"] for row in rows]
-    assert len(rows) == 64  # 65 pieces, one of them recorded already
+    assert len(rows) == 65  # 66 pieces, one of them recorded already
     assert names[:3] == [
         "default.greeting.wav",
         "default.language.wav",
@@ -277,10 +277,10 @@ def test_the_recording_script_lists_every_prompt_in_flow_order_with_numbers_fill
     wrong_key = rows[2]
     assert "default / topic (after a wrong key)" in wrong_key["also_said_at"]
     page = (tmp_path / "script" / "recording-script-kk.html").read_text("utf-8")
-    assert page.count("<section>") == 64 and "Сіз Әйелдер ресурстық орталығының" in page
+    assert page.count("<section>") == 65 and "Сіз Әйелдер ресурстық орталығының" in page
 
     assert audio(flows, "script", "--all", "--out", str(tmp_path / "all")) == 0
-    assert "65 prompts to record" in capsys.readouterr().out
+    assert "66 prompts to record" in capsys.readouterr().out
 
 
 def test_the_manifest_records_what_each_file_says(flows):

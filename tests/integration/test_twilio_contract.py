@@ -142,6 +142,13 @@ def test_holding_a_caller_while_the_volunteer_picks_a_partner_matches_twilios_co
     calls.hold("CF" + "a" * 32, "CA" + "d" * 32, False)
 
 
+def test_telling_the_volunteer_a_partner_did_not_answer_matches_twilios_contract(
+    prism_url: str,
+) -> None:
+    said = "https://hotline.example.org/twilio/transfer/announce?call=CA" + "d" * 32
+    calls_through(prism_url).announce("CF" + "a" * 32, "CA" + "e" * 32, said)  # DialError on 4xx
+
+
 def test_a_hold_that_breaks_the_contract_is_refused_with_a_code(prism_url: str) -> None:
     # The control: the Conference Sid must have Twilio's shape (^CF[0-9a-fA-F]{32}$).
     with pytest.raises(DialError) as error:

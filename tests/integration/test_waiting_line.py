@@ -21,7 +21,7 @@ from support import (
     redis_test_url,
     test_env,
 )
-from twilio_fake import FakeTwilio
+from twilio_fake import CreatedCall, FakeTwilio
 from twiml_helpers import all_speech, ends_call, gather, parse, path_and_query, query
 
 from hotline import create_app
@@ -94,20 +94,43 @@ def reach_routing(twilio, params, language_key="2", topic_key="1"):
 
 
 def connect_first_caller(twilio, fake):
-    """Caller A takes Dana (the direct path): Dial, whisper, 1. Returns (params, dial root)."""
+    """Caller A takes Dana, who is free: rung through the REST API before routing answers, the
+    whisper, 1, and A is moved into the conference (with Redis down: <Dial><Number>, whisper, 1).
+    Returns (params, what end_first_call needs: Dana's REST leg, or the <Dial> TwiML)."""
     params = twilio.call_params()
+    fake.add_call(params["CallSid"], in_progress=True)  # Twilio holds the incoming call
+    before = len(fake.created)
     root = reach_routing(twilio, params)
     number = root.find("./Dial/Number")
-    assert number.text.strip() == DANA
-    child = dict(twilio.call_params(), ParentCallSid=params["CallSid"], From=HOTLINE)
-    whisper = parse(twilio.post(path_and_query(number.get("url")), child).data)
-    twilio.post(path_and_query(gather(whisper).get("action")), child, Digits="1")
-    return params, root
+    if number is not None:  # Redis down: the degraded path
+        assert number.text.strip() == DANA
+        child = dict(twilio.call_params(), ParentCallSid=params["CallSid"], From=HOTLINE)
+        whisper = parse(twilio.post(path_and_query(number.get("url")), child).data)
+        twilio.post(path_and_query(gather(whisper).get("action")), child, Digits="1")
+        return params, root
+    assert root.find("./Enqueue") is not None
+    (created,) = fake.created[before:]  # rung before routing answered
+    assert created.params["To"] == DANA
+    leg = volunteer_leg(created)
+    whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
+    post(twilio, gather(whisper).get("action"), leg, Digits="1")
+    post(twilio, fake.call(params["CallSid"]).updates[-1]["Url"], params)  # into the room
+    return params, created
 
 
-def end_first_call(twilio, params, root):
-    action = path_and_query(root.find("./Dial").get("action"))
+def end_first_call(twilio, params, first):
+    """Dana hangs up on caller A: her leg's status callback (or the <Dial>'s action)."""
+    if isinstance(first, CreatedCall):
+        post(twilio, first.params["StatusCallback"],
+             dict(volunteer_leg(first), CallStatus="completed", CallDuration="300"))  # fmt: skip
+        return
+    action = path_and_query(first.find("./Dial").get("action"))
     twilio.post(action, dict(params, DialCallStatus="completed", DialBridged="true"))
+
+
+def line_leg(fake):
+    """The leg the line rang for the waiting caller (Dana's first leg was caller A's)."""
+    return fake.wait_for(2)[-1]
 
 
 def wait_in_line(twilio, fake):
@@ -175,7 +198,7 @@ def test_a_caller_who_finds_everyone_busy_waits_in_line_and_hears_their_place(
     key = gather(wait)
     assert key.get("numDigits") == "1" and 30 <= int(key.get("timeout")) <= 45
     assert wait.find(".//Play") is None  # quiet between messages: no hold music by default
-    assert not fake_twilio.created  # nobody rung: the only volunteer is on a call
+    assert len(fake_twilio.created) == 1  # nobody else rung: the only volunteer is on a call
 
 
 def test_the_waiting_caller_is_put_through_in_a_conference_when_the_volunteer_is_free(
@@ -185,7 +208,7 @@ def test_the_waiting_caller_is_put_through_in_a_conference_when_the_volunteer_is
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
     twilio.post("/twilio/status", dict(first, CallStatus="completed", CallDuration="300"))
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     # Rung from the hotline's number, with a machine detected before the whisper is heard.
     assert created.params["To"] == DANA and created.params["From"] == HOTLINE
     assert created.params["MachineDetection"] == "Enable"
@@ -222,7 +245,7 @@ def test_a_volunteer_who_declines_frees_the_line_caller_who_keeps_waiting(
     first, first_root = connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     leg = volunteer_leg(created)
     whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
     declined = post(twilio, gather(whisper).get("action"), leg, Digits="2")
@@ -234,14 +257,14 @@ def test_a_volunteer_who_declines_frees_the_line_caller_who_keeps_waiting(
     wait = waits(twilio, root, params)
     assert "очереди - 1" in all_speech(wait)
     time.sleep(0.3)
-    assert len(fake_twilio.created) == 1  # the volunteer who declined is not rung again
+    assert len(fake_twilio.created) == 2  # the volunteer who declined is not rung again
 
 
 def test_a_voicemail_answering_the_line_leg_is_hung_up_on(app, twilio, fake_twilio):
     first, first_root = connect_first_caller(twilio, fake_twilio)
     wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     machine = post(
         twilio, created.params["Url"], dict(volunteer_leg(created), AnsweredBy="machine_start")
     )
@@ -306,7 +329,7 @@ def test_the_whisper_for_a_caller_who_left_the_line_hangs_up(app, twilio, fake_t
     first, first_root = connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     post(twilio, root.find("./Enqueue").get("action"), params, QueueResult="hangup")
     whisper = post(twilio, created.params["Url"], dict(volunteer_leg(created), AnsweredBy="human"))
     assert ends_call(whisper) and gather(whisper) is None
@@ -372,7 +395,7 @@ def put_through(twilio, fake_twilio):
     first, first_root = connect_first_caller(twilio, fake_twilio)
     params, root = wait_in_line(twilio, fake_twilio)
     end_first_call(twilio, first, first_root)
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     leg = volunteer_leg(created)
     whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
     volunteer = post(twilio, gather(whisper).get("action"), leg, Digits="1")
@@ -460,14 +483,14 @@ def test_a_waiting_caller_is_offered_to_the_volunteer_only_when_their_wrap_up_en
     # Dana is writing her report: the caller keeps waiting and hears their place.
     assert "очереди - 1" in all_speech(waits(twilio, root, params))
     time.sleep(0.5)  # the matcher runs off the request's thread: give it time to (not) ring
-    assert not fake_twilio.created
+    assert len(fake_twilio.created) == 1  # only caller A's leg
     record = record_of(app_with_wrap_up, first["CallSid"])
     dana = record.answered_by_id
     # Her report ends the wrap-up (what the report page does); the next wait document's poll of
     # the matcher rings her for the waiting caller.
     assert wrap_up.finish(redis_client, dana, wrap_up.call_owner(first["CallSid"]))
     waits(twilio, root, params)
-    (created,) = fake_twilio.wait_for(1)
+    created = line_leg(fake_twilio)
     leg = volunteer_leg(created)
     whisper = post(twilio, created.params["Url"], dict(leg, AnsweredBy="human"))
     post(twilio, gather(whisper).get("action"), leg, Digits="1")
@@ -477,3 +500,35 @@ def test_a_waiting_caller_is_offered_to_the_volunteer_only_when_their_wrap_up_en
     assert redis_client.get(claims.claim_key(dana)) == (
         wrap_up.call_owner(params["CallSid"]).encode()
     )
+
+
+def test_a_report_saved_in_the_dashboard_offers_the_waiting_caller_at_once(
+    app_with_wrap_up, fake_twilio, redis_client
+):
+    from test_dashboard_support import Dashboard, add_user
+
+    from hotline.models import User
+
+    app = app_with_wrap_up
+    twilio = TwilioWebhooks(app.test_client())
+    first, first_leg = connect_first_caller(twilio, fake_twilio)
+    params, root = wait_in_line(twilio, fake_twilio)
+    end_first_call(twilio, first, first_leg)
+    twilio.post("/twilio/status", dict(first, CallStatus="completed", CallDuration="300"))
+    record = record_of(app, first["CallSid"])
+    with app.extensions["db"].session() as session:
+        dana = session.get(User, add_user(session, "dana", "volunteer").id)
+        dana.volunteer_id = record.answered_by_id
+        session.commit()
+    client = app.test_client()
+    browser = Dashboard(client)
+    client.set_cookie("hotline_lang", "en", path="/dashboard")
+    browser.login("dana")
+    assert len(fake_twilio.created) == 1  # wrapping up: not rung for the waiting caller
+    sent = browser.post(
+        f"/dashboard/outcomes/call/{record.id}", {"who_called": "affected", "version": "new"}
+    )
+    assert sent.status_code == 303
+    # No wait document is fetched: the report itself has the matcher ring Dana.
+    created = fake_twilio.wait_for(2, timeout=3.0)[-1]
+    assert created.params["To"] == DANA and params["CallSid"] in created.params["Url"]

@@ -63,7 +63,8 @@ class Call:
         return root
 
     def holds(self):
-        return [(sid, form.get("Hold")) for _c, sid, form in self.fake.participant_updates]
+        return [(sid, form["Hold"]) for _c, sid, form in self.fake.participant_updates
+                if "Hold" in form]  # fmt: skip
 
     def partner_leg(self):
         (created,) = [c for c in self.fake.created if c.params["To"] in (POLICE, SHELTER)]
@@ -161,7 +162,7 @@ def test_the_police_are_brought_in_and_the_volunteer_may_leave(call, app):
     path = transfers(app, call.sid)
     assert path[:2] == ["transfer:police:ringing", "transfer:police:answered"]
     assert path[-1].startswith("transfer:police:ended:")
-    assert len(call.fake.created) == 2  # the volunteer's leg and the police: nobody twice
+    assert len(call.fake.created) == 3  # two volunteer legs and the police: nobody twice
 
 
 def _redis(app):
@@ -175,7 +176,7 @@ def test_a_key_that_names_no_partner_repeats_the_menu_then_goes_back(call):
     back = call.key(again, "7")
     assert back.find("./Dial/Conference").text == call.sid
     assert call.holds() == [(call.sid, "true"), (call.sid, "false")]
-    assert len(call.fake.created) == 1  # nobody rung
+    assert len(call.fake.created) == 2  # nobody rung (the volunteer's legs for both calls)
 
 
 @pytest.mark.parametrize("digits", ["0", ""])
@@ -239,14 +240,14 @@ def test_only_one_partner_is_rung_at_a_time(call):
     call.key(call.star(), "1")
     second = call.key(call.star(), "2")
     assert "Не удалось позвонить" in all_speech(second)
-    assert len(call.fake.created) == 2  # the volunteer's leg and the police only
+    assert len(call.fake.created) == 3  # the volunteer's legs and the police only
 
 
 def test_the_caller_hanging_up_on_hold_ends_the_transfer_without_ringing_anyone(call):
     menu = call.star()
     post(call.twilio, "/twilio/status", dict(call.params, CallStatus="completed"))
     gone = call.key(menu, "1")
-    assert ends_call(gone) and len(call.fake.created) == 1
+    assert ends_call(gone) and len(call.fake.created) == 2
 
 
 def test_without_a_transfer_the_volunteer_hanging_up_ends_the_callers_leg(call):
@@ -277,3 +278,18 @@ def test_no_number_is_stored_or_logged_after_a_line_call_and_a_transfer(
             assert number not in caplog.text and number[1:] not in caplog.text
     finally:
         engine.dispose()
+
+
+def test_a_partner_who_does_not_answer_is_announced_to_the_volunteer_in_their_language(call, app):
+    call.key(call.star(), "1")
+    call.partner_ends(call.partner_leg(), "no-answer")
+    # The volunteer alone hears why: an announcement on their participant, not the caller's.
+    (announced,) = [(sid, form) for _c, sid, form in call.fake.participant_updates
+                    if "AnnounceUrl" in form]  # fmt: skip
+    sid, form = announced
+    assert sid == call.leg_sid and form["AnnounceMethod"] == "POST"
+    said = post(call.twilio, form["AnnounceUrl"], {"CallSid": call.leg_sid,
+                                                    "ConferenceSid": CONFERENCE})  # fmt: skip
+    assert all_speech(said) == "Партнёр не ответил. Возвращаю вас к абоненту."
+    assert said.find("./Gather") is None and said.find("./Dial") is None  # Say only (13238)
+    assert call.holds()[-1] == (call.sid, "false")  # and the caller is off hold, with them

@@ -85,3 +85,21 @@ def test_line_settings_default_when_the_file_has_none():
 def test_bad_line_settings_stop_start_up_with_the_field_named(raw, message):
     with pytest.raises(RoutingPolicyError, match=message.replace(".", r"\.")):
         parse_policy({"line": raw})
+
+
+def test_a_direct_caller_being_connected_takes_no_place_in_line_from_those_behind():
+    callers = [caller("CAd", 20, offered_to=7, direct=True), caller("CAw", 10)]
+    assert callers[0].connecting() and not callers[1].connecting()
+    assert line.position(callers, "CAw") == 1  # not behind a call that is being put through
+    given_back = caller("CAd", 20, tried=(7,), direct=True)  # nobody free took them: they wait
+    assert not given_back.connecting()
+    assert line.position([given_back, callers[1]], "CAw") == 2
+
+
+def test_only_a_direct_callers_ring_list_runs_out():
+    direct = caller("CAd", 20, tried=(7, 8), direct=True)
+    assert line.exhausted(direct, fitting=0, attempts_left=1)  # everyone who fits was tried
+    assert line.exhausted(direct, fitting=2, attempts_left=0)  # the policy's attempts are spent
+    assert not line.exhausted(direct, fitting=2, attempts_left=1)
+    waiting = caller("CAw", 20, tried=(7, 8))
+    assert not line.exhausted(waiting, fitting=0, attempts_left=0)  # waits for its maximum

@@ -21,6 +21,7 @@ from ...outcomes.model import EDIT_WINDOW, BadAnswers
 from ...outcomes.store import CallKind, ConnectedCall
 from ...redis_conn import get_redis
 from ...routing import wrap_up
+from ...telephony.line_volunteers import kick_from_elsewhere
 from ..accounts.access import current_user, requires
 from ..web.clock import now
 from ..web.formatting import hotline_tz
@@ -183,7 +184,9 @@ def _report_done(call: ConnectedCall) -> None:
     if redis is None or call.volunteer_id is None:
         return
     try:
-        wrap_up.finish(redis, call.volunteer_id, call.wrap_up_owner)
+        if wrap_up.finish(redis, call.volunteer_id, call.wrap_up_owner):
+            # A caller waiting in line is offered to them now, not at their next wait document.
+            kick_from_elsewhere(redis)
     except RedisError as exc:
         # The wrap-up claim expires by itself within wrap_up_seconds.
         log.warning("wrap-up of volunteer %s not ended (%s)", call.volunteer_id, cause(exc))
