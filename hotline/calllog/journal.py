@@ -24,7 +24,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import AppliedEvent, CallOutcome, CallRecord, RingAttempt, VolunteerClaim, utcnow
+from ..models import (
+    AppliedEvent,
+    CallOutcome,
+    CallRecord,
+    PlacedLeg,
+    RingAttempt,
+    VolunteerClaim,
+    utcnow,
+)
 from ..models.roster import Volunteer
 from . import records
 
@@ -278,6 +286,14 @@ def _transfer(session: Session, record: CallRecord, item: Event, at: datetime) -
     record.ivr_path = [*(record.ivr_path or []), step]
 
 
+def _leg(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """A leg placed through the REST API for this call: Twilio's purge deletes it with the call."""
+    leg = item.get("leg")
+    if not leg or session.scalar(select(PlacedLeg.id).where(PlacedLeg.leg_sid == leg)):
+        return
+    session.add(PlacedLeg(call_sid=item["call"], leg_sid=leg, created_at=at))
+
+
 def _released(session: Session, item: Event) -> None:
     """The call's claims in the database end (those in Redis were released by the webhook)."""
     query = delete(VolunteerClaim).where(VolunteerClaim.owner == f"call:{item['call']}")
@@ -300,6 +316,7 @@ _HANDLERS = {
     "line_left": _line_left,
     "room": _room,
     "transfer": _transfer,
+    "leg": _leg,
 }
 KINDS = frozenset({*_HANDLERS, "released"})
 

@@ -3,8 +3,9 @@
 Twilio keeps a call's log, both numbers included, for about 13 months. After a call has ended
 (plus a delay: Twilio refuses to delete a call it has only just ended, error 20009), its first
 leg is queued here as a TwilioCallPurge row; a job lists that leg's children (the volunteers'
-legs of an incoming call, the survivor's leg of a callback try) and deletes each, then the leg
-itself (`DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`). A failed try is retried
+legs of an incoming call, the survivor's leg of a callback try), adds the legs we placed for it
+through the REST API (PlacedLeg: Twilio does not count those as its children), deletes each,
+then the leg itself (`DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`). A failed try is retried
 later, RETRY_MINUTES apart. Like callbacks, the database says what is to do and RQ only when:
 the sweeper enqueues every due row whose job is missing.
 """
@@ -20,7 +21,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import exists, or_, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..job_presence import job_missing
 from ..models.call import CallRecord
 from ..models.callback import CallbackAttempt
-from ..models.twilio_purge import PurgeSource, PurgeStatus, TwilioCallPurge
+from ..models.twilio_purge import PlacedLeg, PurgeSource, PurgeStatus, TwilioCallPurge
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,11 @@ def purge_call(session: Session, twilio: TwilioCallResources, purge_id: int, now
         return "not_pending"
     if row.due_at > now + timedelta(seconds=5):
         return "not_due"
+    # Legs we placed through the REST API for this call are no children of it at Twilio.
+    placed = list(session.scalars(select(PlacedLeg.leg_sid).where(PlacedLeg.call_sid == row.call_sid)))
     try:
-        for sid in twilio.child_call_sids(row.call_sid):
+        children = twilio.child_call_sids(row.call_sid)
+        for sid in [*children, *(leg for leg in placed if leg not in children)]:
             if twilio.delete_call(sid):
                 row.children_deleted += 1
             else:
@@ -198,6 +202,8 @@ def purge_call(session: Session, twilio: TwilioCallResources, purge_id: int, now
         return outcome if _commit(session) else "lost_race"
     row.status = PurgeStatus.DONE.value
     row.done_at = now
+    if placed:
+        session.execute(delete(PlacedLeg).where(PlacedLeg.call_sid == row.call_sid))
     row.last_error = None
     if not _commit(session):
         return "lost_race"

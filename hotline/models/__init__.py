@@ -17,7 +17,7 @@ from .daily import (
 )
 from .outcome import OutcomeChoice, OutcomeReport
 from .roster import Shift, Volunteer
-from .twilio_purge import PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
+from .twilio_purge import PlacedLeg, PurgeRun, PurgeSource, PurgeStatus, TwilioCallPurge
 
 __all__ = [
     "AppliedEvent",
@@ -39,6 +39,7 @@ __all__ = [
     "DashboardSession",
     "OutcomeChoice",
     "OutcomeReport",
+    "PlacedLeg",
     "PurgeRun",
     "PurgeSource",
     "PurgeStatus",

@@ -52,6 +52,19 @@ class TwilioCallPurge(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class PlacedLeg(Base):
+    """A leg the hotline placed through the REST API for a call (a volunteer rung from the line or
+    for a direct call, a partner rung for a transfer). Twilio does not count it as a child of the
+    caller's call, so the purge of that call finds it here, and deletes the row with it."""
+
+    __tablename__ = "twilio_placed_legs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)  # the caller's call
+    leg_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PurgeRun(Base):
     """One `hotline purge` of the database: how many rows of each kind it deleted."""
 

@@ -174,6 +174,7 @@ def ring_in_conference(sid: str, state: CallState, rings: Sequence[Ring],
         except RedisError as redis_exc:
             redis_gate().failed(redis_exc)
         return None
+    events.append(event("leg", sid, leg=leg))  # Twilio's purge deletes it with the call
     try:
         line_store.set_leg(redis, sid, ring.volunteer_id, leg)
     except RedisError as exc:

@@ -444,7 +444,10 @@ def _ring(caller: WaitingCaller, volunteer_id: int, snapshot: object) -> bool:
         ])  # fmt: skip
         return False
     _remember_leg(caller.call_sid, volunteer_id, leg)
-    recorder().record([event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id)])
+    recorder().record([
+        event("ring", caller.call_sid, seq=seq, volunteer=volunteer_id),
+        event("leg", caller.call_sid, leg=leg),  # Twilio's purge deletes it with the call
+    ])  # fmt: skip
     log.info("call %s: ringing volunteer %s from the line (%.0f ms)", caller.call_sid,
              volunteer_id, (time.monotonic() - started) * 1000)  # fmt: skip
     return True

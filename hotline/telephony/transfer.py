@@ -189,7 +189,10 @@ def _call_partner(sid: str, state: CallState, wl: str, volunteer: int | None,
         redis.hset(key, "leg", leg)
     except RedisError as exc:
         redis_gate().failed(exc)
-    recorder().record([event("transfer", sid, partner=partner.id, outcome="ringing")])
+    recorder().record([
+        event("transfer", sid, partner=partner.id, outcome="ringing"),
+        event("leg", sid, leg=leg),  # Twilio's purge deletes it with the call
+    ])  # fmt: skip
     log.info("call %s: calling partner %s", sid, partner.id)
     response = VoiceResponse()
     twiml.add_utterances(response, _said("transfer_calling", wl), audio_url)

@@ -12,10 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio_fake import FakeTwilio
 
-from hotline.calllog import twilio_purge
+from hotline.calllog import journal, twilio_purge
 from hotline.calllog.purge_report import overview
 from hotline.db import Database
-from hotline.models import CallbackAttempt, CallbackRequest, CallRecord, TwilioCallPurge
+from hotline.models import (
+    CallbackAttempt,
+    CallbackRequest,
+    CallRecord,
+    PlacedLeg,
+    TwilioCallPurge,
+)
 from hotline.settings import Settings
 from hotline.telephony.rest_client import TwilioCalls, make_twilio_client
 
@@ -192,3 +198,30 @@ def test_callback_legs_are_queued_by_their_volunteer_leg_and_its_survivor_leg_de
         "callback tries: 1 purged, 0 waiting, 0 failed; deleted 1 callback volunteer legs and "
         "1 callback survivor legs, 0 already gone"
     ) in lines
+
+
+def test_legs_placed_through_the_rest_api_are_deleted_with_the_call(
+    session: Session, fake: FakeTwilio
+) -> None:
+    # A volunteer rung from the waiting line and a partner rung for a transfer: calls of their own
+    # at Twilio, not children of the caller's. Their "leg" events say whose they are.
+    placed = ["CA" + "6" * 32, "CA" + "7" * 32]
+    add_call(session, CALLER_LEG, NOW - timedelta(minutes=20), NOW - timedelta(minutes=30))
+    fake.add_call(CALLER_LEG)
+    for sid in placed:
+        fake.add_call(sid)
+    events = [journal.event("leg", CALLER_LEG, leg=sid) for sid in placed]
+    assert journal.apply_many(session, [*events, events[0]]) == 2
+    # The same leg told again by another event (a retried webhook) is still one leg.
+    assert journal.apply(session, journal.event("leg", CALLER_LEG, leg=placed[1])) is True
+    session.commit()
+    assert len(session.scalars(select(PlacedLeg)).all()) == 2
+
+    assert twilio_purge.queue_ended_calls(session, NOW, DELAY, timedelta(days=2)) == 1
+    row = only_row(session)
+    assert twilio_purge.purge_call(session, twilio_of(fake), row.id, NOW) == "done"
+    assert fake.held() == []
+    assert fake.deleted == [*placed, CALLER_LEG]
+    row = only_row(session)
+    assert (row.parent_deleted, row.children_deleted, row.already_gone) == (1, 2, 0)
+    assert session.scalars(select(PlacedLeg)).all() == []  # nothing left that names the legs
