@@ -41,11 +41,19 @@ from twiml_helpers import query
 
 from hotline import queues
 from hotline.devserver import free_port, gunicorn_server
+from hotline.devtools.room_phones import RoomPhones
 from hotline.models import CallbackRequest, CallRecord
 from hotline.settings import PROJECT_ROOT, normalize_database_url
 from hotline.simulate import Heard, SimulatedCall
 
 HOTLINE = "+77270000000"  # HOTLINE_PHONE_NUMBER in support.test_env
+
+
+def is_callback(created: CreatedCall) -> bool:
+    """A call placed for a callback request (its volunteer leg), by its webhook's URL."""
+    return "request" in query(created.params.get("Url", ""))
+
+
 SWEEP_SECONDS = 10  # config/callbacks.yaml's sweeper.interval_seconds, at its minimum
 T = TypeVar("T")
 _MASK = "[redacted-number]"
@@ -383,8 +391,12 @@ class CallbackWorld:
             asked.append(node)
             return keys[node]
 
-        # No on_dial: every volunteer rung for the live call lets it ring out (no-answer).
-        heard = call.run(answer)
+        # Every volunteer rung for the live call lets it ring out (no-answer): those rung through
+        # the REST API for the conference (the call waits in <Enqueue> meanwhile), and, with no
+        # on_dial, those of a <Dial> (when the conference cannot be had).
+        room = RoomPhones(call, self.fake.base_url, answers={"*": "no-answer"})
+        room.hold_incoming()
+        heard = call.run(answer, on_enqueue=room)
         assert all(e.status == 200 for e in call.exchanges), [
             (urlsplit(e.url).path, e.status) for e in call.exchanges
         ]
@@ -424,10 +436,19 @@ class CallbackWorld:
         """Twilio's side of the call placed by `created`, posting signed webhooks to gunicorn."""
         return CallbackLegs(self.twilio, created)
 
+    def callback_calls(self) -> list[CreatedCall]:
+        """The Calls.create requests Twilio received for callbacks (not the volunteers rung for
+        a live call's conference)."""
+        return [c for c in self.fake.created if is_callback(c)]
+
+    def wait_for_callbacks(self, count: int, timeout: float) -> list[CreatedCall]:
+        """Block until `count` callback calls were placed; the list of them."""
+        return self.fake.wait_for(count, timeout, where=is_callback)
+
     def calls_for(self, request_id: int) -> list[CreatedCall]:
         """The Calls.create requests Twilio received for this callback request."""
         return [
-            c for c in self.fake.created if query(c.params["Url"])["request"] == str(request_id)
+            c for c in self.callback_calls() if query(c.params["Url"])["request"] == str(request_id)
         ]
 
     # -- Redis and RQ ------------------------------------------------------------------------------

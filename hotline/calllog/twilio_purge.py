@@ -5,9 +5,9 @@ Twilio keeps a call's log, both numbers included, for about 13 months. After a c
 leg is queued here as a TwilioCallPurge row; a job lists that leg's children (the volunteers'
 legs of an incoming call, the survivor's leg of a callback try), adds the legs we placed for it
 through the REST API (PlacedLeg: Twilio does not count those as its children), deletes each,
-then the leg itself (`DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`). A failed try is retried
-later, RETRY_MINUTES apart. Like callbacks, the database says what is to do and RQ only when:
-the sweeper enqueues every due row whose job is missing.
+then the leg itself (`DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json`). A failed try
+is retried later, RETRY_MINUTES apart. Like callbacks, the database says what is to do and RQ
+only when: the sweeper enqueues every due row whose job is missing.
 """
 
 from __future__ import annotations
@@ -177,7 +177,9 @@ def purge_call(session: Session, twilio: TwilioCallResources, purge_id: int, now
     if row.due_at > now + timedelta(seconds=5):
         return "not_due"
     # Legs we placed through the REST API for this call are no children of it at Twilio.
-    placed = list(session.scalars(select(PlacedLeg.leg_sid).where(PlacedLeg.call_sid == row.call_sid)))
+    placed = list(
+        session.scalars(select(PlacedLeg.leg_sid).where(PlacedLeg.call_sid == row.call_sid))
+    )
     try:
         children = twilio.child_call_sids(row.call_sid)
         for sid in [*children, *(leg for leg in placed if leg not in children)]:

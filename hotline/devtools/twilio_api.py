@@ -121,16 +121,18 @@ class LocalTwilio:
         with self._lock:
             return [c.sid for c in [*self.created, *self.added] if not c.deleted]
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[CreatedCall]:
-        """Block until `count` calls were created; the list of them."""
+    def wait_for(
+        self, count: int, timeout: float = 10.0, where: Callable[[CreatedCall], bool] | None = None
+    ) -> list[CreatedCall]:
+        """Block until `count` calls (those `where` picks, if given) were created; the list."""
         deadline = time.monotonic() + timeout
         with self._arrived:
-            while len(self.created) < count:
+            while len(found := [c for c in self.created if where is None or where(c)]) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"expected {count} calls, got {len(self.created)}")
+                    raise AssertionError(f"expected {count} calls, got {len(found)}")
                 self._arrived.wait(left)
-            return list(self.created)
+            return found
 
     # -- the phones ------------------------------------------------------------------------------
 

@@ -295,9 +295,10 @@ def _listen(app: Flask) -> None:
             pubsub = connect(url, socket_timeout=15.0).pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(KICK_CHANNEL)
             while _listening.get(os.getpid()) is app:
-                if pubsub.get_message(timeout=5.0) is not None and _listening.get(
-                    os.getpid()
-                ) is app:
+                if (
+                    pubsub.get_message(timeout=5.0) is not None
+                    and _listening.get(os.getpid()) is app
+                ):
                     _match_in(app)
             pubsub.close()
         except (RedisError, OSError):

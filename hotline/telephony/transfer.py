@@ -165,8 +165,15 @@ def _call_partner(sid: str, state: CallState, wl: str, volunteer: int | None,
         # The volunteer's leg (this request's) and language: a partner who does not answer is
         # announced to them alone.
         volunteer_leg = request.form.get("CallSid", "")
-        redis.hset(key, mapping={"state": "ringing", "started": time.time(), "wl": wl,
-                                 "vleg": volunteer_leg if _CALL_SID.match(volunteer_leg) else ""})
+        redis.hset(
+            key,
+            mapping={
+                "state": "ringing",
+                "started": time.time(),
+                "wl": wl,
+                "vleg": volunteer_leg if _CALL_SID.match(volunteer_leg) else "",
+            },
+        )
         # fmt: skip
         redis.expire(key, KEEP_SECONDS)
     except RedisError as exc:

@@ -70,7 +70,7 @@ def test_a_worker_killed_while_twilio_places_the_call_still_rings_once_per_attem
     world.fake.hold()  # Twilio places the call at once, and answers the REST call later
     call, _ = world.consent("+77015550171")
     request = world.request_of(call)
-    (placed,) = world.fake.wait_for(1, timeout=30)
+    (placed,) = world.wait_for_callbacks(1, timeout=30)
     # The work horse is now inside Calls.create, waiting for the 201: kill -9 everything.
     killed = first.kill9()
     assert len(killed) >= 3  # the worker, its scheduler and the work horse
@@ -99,7 +99,7 @@ def test_a_worker_killed_while_twilio_places_the_call_still_rings_once_per_attem
         lambda: world.finished_results().get(killed_job_id), "the redelivered job to run"
     )
     assert result == "not_pending"
-    assert len(world.fake.created) == 1
+    assert len(world.callback_calls()) == 1
 
     # Twilio goes on with the call it placed before the worker died.
     legs = world.legs(placed)
@@ -109,7 +109,7 @@ def test_a_worker_killed_while_twilio_places_the_call_still_rings_once_per_attem
         # The volunteer does not pick up: Twilio reports it, the webhook queues the next
         # volunteer at once, and the new worker places that (second) attempt.
         legs.volunteer_leg_ends("no-answer")
-        _, again = world.fake.wait_for(2, timeout=30)
+        _, again = world.wait_for_callbacks(2, timeout=30)
         assert again.params["To"] in VOLUNTEERS and again.params["To"] != placed.params["To"]
         world.legs(again).full_call()
 
@@ -138,7 +138,7 @@ def test_after_flushall_the_sweeper_enqueues_every_pending_request_again_and_eac
     # five more callers consent: their requests are committed and their jobs wait in the queue.
     world.fake.hold()
     busy = world.request_of(world.consent("+77015550180")[0])
-    (busy_call,) = world.fake.wait_for(1, timeout=30)
+    (busy_call,) = world.wait_for_callbacks(1, timeout=30)
     callers = [f"+7701555018{n}" for n in range(1, 6)]
     pending = [world.request_of(world.consent(caller)[0]).id for caller in callers]
     queue = Queue(queues.CALLBACKS, connection=world.redis)
@@ -162,7 +162,7 @@ def test_after_flushall_the_sweeper_enqueues_every_pending_request_again_and_eac
 
     # Nothing tells the worker what was lost: the sweeper, scheduled by the worker itself,
     # finds the pending requests without a job and enqueues them again.
-    calls = world.fake.wait_for(6, timeout=SWEEP_AFTER_FLUSH_SECONDS)
+    calls = world.wait_for_callbacks(6, timeout=SWEEP_AFTER_FLUSH_SECONDS)
     again = calls[1:]
     assert sorted(int(query(c.params["Url"])["request"]) for c in again) == sorted(pending)
     assert len({c.params["To"] for c in again}) == 5  # five volunteers, none rung twice
@@ -176,7 +176,7 @@ def test_after_flushall_the_sweeper_enqueues_every_pending_request_again_and_eac
         "a sweep after the calls",
         timeout=SWEEP_SECONDS * 3,
     )
-    assert len(world.fake.created) == 6
+    assert len(world.callback_calls()) == 6
     for request_id in [busy.id, *pending]:
         row = world.row(request_id)
         assert row.status == "completed" and row.number_ciphertext is None

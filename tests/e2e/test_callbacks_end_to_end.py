@@ -50,7 +50,7 @@ def test_consent_volunteer_accepts_caller_dialed_completed_number_destroyed(
     assert (request.window, request.identify, request.topic) == ("any", False, "violence")
 
     # The worker picked the job up and asked Twilio to ring the volunteer, from the hotline.
-    (created,) = world.fake.wait_for(1, timeout=30)
+    (created,) = world.wait_for_callbacks(1, timeout=30)
     assert created.params["To"] == VOLUNTEER
     assert created.params["From"] == HOTLINE
     assert created.params["MachineDetection"] == "Enable"  # a voicemail never hears the whisper
@@ -102,7 +102,7 @@ def test_consent_volunteer_accepts_caller_dialed_completed_number_destroyed(
     assert leg.outcome == "caller_connected" and leg.accepted_at and leg.ended_at
     assert leg.volunteer_call_sid == created.sid  # stored by the worker, after Calls.create
     assert world.redis.get(claims.claim_key(done.volunteer_id)) is None  # free again
-    assert len(world.fake.created) == 1  # one volunteer leg, one call
+    assert len(world.callback_calls()) == 1  # one volunteer leg, one call
 
     # The privacy scan: the number is in no column, Redis key or value, job, or log line.
     assert world.places_holding(survivor) == []

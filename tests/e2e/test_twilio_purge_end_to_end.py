@@ -2,8 +2,9 @@
 
 Every process is real (gunicorn, `hotline worker`, PostgreSQL, Redis); Twilio is the stand-in of
 tests/twilio_fake.py, which holds each call as Twilio would (the incoming calls, the legs their
-<Dial>s rang, the callback legs placed through the API) until a DELETE removes it. The same
-requests are checked against Twilio's OpenAPI spec in tests/integration/test_twilio_contract.py.
+<Dial>s rang, the volunteers' and callback legs placed through the API) until a DELETE removes
+it. The same requests are checked against Twilio's OpenAPI spec in
+tests/integration/test_twilio_contract.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from callback_world import (
 )
 from support import AUTH_TOKEN
 
-from hotline.simulate import SimulatedCall, VolunteerPhones, scripted
+from hotline.devtools.room_phones import RoomPhones
+from hotline.simulate import SimulatedCall, scripted
 
 VOLUNTEERS = ["+77011110061", "+77011110062"]
 REDIS_DB = 13  # this module's own database on the test Redis
@@ -52,13 +54,15 @@ def rung_legs(call: SimulatedCall) -> int:
     return count
 
 
-def twilio_holds(world: CallbackWorld, call: SimulatedCall, legs: int) -> list[str]:
-    """Twilio has the incoming call and one child call per leg it rang; their sids."""
+def twilio_holds(world: CallbackWorld, call: SimulatedCall) -> list[str]:
+    """Twilio has the incoming call (ended now), one child call per leg its <Dial>s rang, and the
+    legs the hotline placed for it through the REST API (calls of their own); their sids."""
     world.fake.add_call(call.call_sid)
-    children = ["CA" + secrets.token_hex(16) for _ in range(legs)]
+    children = ["CA" + secrets.token_hex(16) for _ in range(rung_legs(call))]
     for sid in children:
         world.fake.add_call(sid, parent=call.call_sid)
-    return [call.call_sid, *children]
+    placed = [c.sid for c in world.fake.created if f"call={call.call_sid}" in c.params["Url"]]
+    return [call.call_sid, *children, *placed]
 
 
 def test_every_leg_of_every_ended_call_is_deleted_at_twilio_and_reported(
@@ -68,18 +72,22 @@ def test_every_leg_of_every_ended_call_is_deleted_at_twilio_and_reported(
     worker = world.start_worker()
 
     # A live call: the first volunteer declines, the second accepts and they talk.
+    # The volunteers are rung through the REST API for the call's conference: legs that are no
+    # children of the caller's call at Twilio, which the purge must find all the same.
     answered = SimulatedCall(world.base_url, AUTH_TOKEN, caller="+77015550201", to=HOTLINE)
-    phones = VolunteerPhones(answered, {VOLUNTEERS[0]: "decline"})
-    answered.run(scripted(["2", "1"]), on_dial=phones)
-    assert [leg[0] for leg in phones.legs] == VOLUNTEERS
-    live_sids = twilio_holds(world, answered, len(phones.legs))
+    room = RoomPhones(answered, world.fake.base_url, {VOLUNTEERS[0]: "decline"})
+    room.hold_incoming()
+    answered.run(scripted(["2", "1"]), on_enqueue=room)
+    assert [leg[0] for leg in room.legs] == VOLUNTEERS
+    live_sids = twilio_holds(world, answered)
+    assert len(live_sids) == 1 + len(VOLUNTEERS)
 
     # A call nobody answers, whose caller asks for a callback; the callback then goes through.
     caller = "+77015550202"
     consent_call, _ = world.consent(caller)
-    consent_sids = twilio_holds(world, consent_call, rung_legs(consent_call))
+    consent_sids = twilio_holds(world, consent_call)
     assert len(consent_sids) >= 2
-    (placed,) = world.fake.wait_for(1, timeout=30)
+    (placed,) = world.wait_for_callbacks(1, timeout=30)
     legs = world.legs(placed)
     world.fake.add_call(legs.caller_sid, parent=placed.sid)  # the survivor's leg
     legs.full_call()
@@ -97,7 +105,7 @@ def test_every_leg_of_every_ended_call_is_deleted_at_twilio_and_reported(
         assert all(order.index(child) < order.index(parent) for child in children)
 
     report = world.hotline("purge", "--report").stdout
-    incoming = len(phones.legs) + len(consent_sids) - 1
+    incoming = len(live_sids) - 1 + len(consent_sids) - 1
     assert (
         f"incoming calls: 2 purged, 0 waiting, 0 failed; deleted 2 caller legs and "
         f"{incoming} volunteer legs, 0 already gone" in report

@@ -93,19 +93,19 @@ def test_a_worker_killed_after_taking_a_job_but_before_starting_it_loses_no_call
         assert Queue(queues.CALLBACKS, connection=world.redis).get_job_ids() == []
         assert world.row(request.id).status == "pending"
         requests.append(request)
-    assert world.fake.created == []
+    assert world.callback_calls() == []
 
     # A worker starts again; nothing tells it what was lost: its sweeper finds both requests
     # due, their jobs nowhere a worker looks, and enqueues them again.
     survivor = world.start_worker()
-    calls = world.fake.wait_for(2, timeout=RECOVERY_SECONDS)
+    calls = world.wait_for_callbacks(2, timeout=RECOVERY_SECONDS)
     for created in calls:
         world.legs(created).full_call()
     completed_at = time.time()
     wait_until(
         lambda: world.sweeps_finished_since(completed_at), "a sweep after the calls", timeout=60
     )
-    assert len(world.fake.created) == 2
+    assert len(world.callback_calls()) == 2
     for request, caller in zip(requests, callers, strict=True):
         assert_completed_once(world, request.id, caller)
     worker_log = survivor.log_path.read_text(errors="replace")
@@ -127,7 +127,7 @@ def test_a_worker_killed_between_the_rest_call_and_saving_the_sid_rings_once(
     request = world.request_of(world.consent(caller)[0])
     horse = pause.reached()
     assert horse != first.pid  # the work horse, holding Twilio's answer (201, the call's sid)
-    (placed,) = world.fake.created
+    (placed,) = world.callback_calls()
     first.kill9()
 
     stuck = world.row(request.id)
@@ -143,7 +143,7 @@ def test_a_worker_killed_between_the_rest_call_and_saving_the_sid_rings_once(
     assert world.row(request.id).history[0].volunteer_call_sid == placed.sid
     swept_at = time.time()
     wait_until(lambda: world.sweeps_finished_since(swept_at), "a later sweep", timeout=150)
-    assert len(world.fake.created) == 1
+    assert len(world.callback_calls()) == 1
     assert second.process.poll() is None
 
 
@@ -154,7 +154,7 @@ def test_a_worker_killed_while_the_survivors_phone_rings_changes_nothing(
     first = world.start_worker()
     caller = "+77015550194"
     request = world.request_of(world.consent(caller)[0])
-    (placed,) = world.fake.wait_for(1, timeout=30)
+    (placed,) = world.wait_for_callbacks(1, timeout=30)
     legs = world.legs(placed)
     legs.volunteer_answers()
     legs.volunteer_presses("1")
@@ -168,5 +168,5 @@ def test_a_worker_killed_while_the_survivors_phone_rings_changes_nothing(
     assert_completed_once(world, request.id, caller)
     swept_at = time.time()
     wait_until(lambda: world.sweeps_finished_since(swept_at), "a later sweep", timeout=150)
-    assert len(world.fake.created) == 1
+    assert len(world.callback_calls()) == 1
     assert second.process.poll() is None

@@ -46,7 +46,9 @@ from hotline.settings import Settings
 
 FIXTURES = (fake_twilio, private_redis)  # pytest finds fixtures by name in the test module
 ERZHAN = "+77011110002"
-ROSTER = WAITING_LINE_ROSTER + f"""  - handle: erzhan
+ROSTER = (
+    WAITING_LINE_ROSTER
+    + f"""  - handle: erzhan
     display_name: Erzhan
     phone: "{ERZHAN}"
     roles: [lawyer]
@@ -54,6 +56,7 @@ ROSTER = WAITING_LINE_ROSTER + f"""  - handle: erzhan
     languages: [ru]
     shifts:{ALWAYS_ON_SHIFT}
 """
+)
 
 
 @pytest.fixture
