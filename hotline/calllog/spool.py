@@ -71,8 +71,15 @@ class DatabaseDown(Exception):
     """The database cannot be reached (or is too slow): keep the events and try later."""
 
 
+# SQLite reports a schema behind the code (a migration not run) with OperationalError, the class
+# of its real outages too: these messages mean "this write is wrong", not "try later".
+_SCHEMA_REFUSALS = ("no such table", "no such column", "has no column named")
+
+
 def unreachable(exc: BaseException) -> bool:
     """Whether a database error means "not reachable now" rather than "this write is wrong"."""
+    if isinstance(exc, OperationalError) and any(m in str(exc.orig) for m in _SCHEMA_REFUSALS):
+        return False
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
