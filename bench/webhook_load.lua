@@ -1,6 +1,7 @@
 -- wrk script for bench/webhook_load.py: POSTs pre-signed Twilio webhooks, one request per line of
 -- the file given after `--` (path TAB form body TAB X-Twilio-Signature), each thread taking every
--- n-th line so no CallSid is sent twice. Counts non-200 answers and answers holding a <Dial>.
+-- n-th line so no CallSid is sent twice. Counts non-200 answers, answers holding a <Dial>, and
+-- answers holding an <Enqueue> (the route step's conference path).
 local threads = {}
 local counter = 0
 
@@ -21,7 +22,7 @@ function init(args)
     end
     n = n + 1
   end
-  i, bad, dials, wrapped = 0, 0, 0, 0
+  i, bad, dials, enqueues, wrapped = 0, 0, 0, 0, 0
 end
 
 function request()
@@ -42,17 +43,20 @@ function response(status, headers, body)
     bad = bad + 1
   elseif body:find("<Dial", 1, true) then
     dials = dials + 1
+  elseif body:find("<Enqueue", 1, true) then
+    enqueues = enqueues + 1
   end
 end
 
 function done(summary, latency, requests)
-  local b, d, w = 0, 0, 0
+  local b, d, e, w = 0, 0, 0, 0
   for _, t in ipairs(threads) do
     b = b + t:get("bad")
     d = d + t:get("dials")
+    e = e + t:get("enqueues")
     w = w + t:get("wrapped")
   end
-  io.write(string.format("LUA bad=%d dials=%d wrapped=%d\n", b, d, w))
+  io.write(string.format("LUA bad=%d dials=%d enqueues=%d wrapped=%d\n", b, d, e, w))
   io.write(string.format("LAT p50=%.3f p99=%.3f\n", latency:percentile(50) / 1000,
     latency:percentile(99) / 1000))
 end

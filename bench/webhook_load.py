@@ -5,11 +5,17 @@ pre-signed POSTs, a new CallSid on every request (signatures computed here befor
 bench/webhook_load.lua). Measured, each `--runs` times, medians printed:
 - req/s and p50/p99 at `--connections` (20) for: bare Flask returning constant TwiML, Flask +
   twilio's RequestValidator + VoiceResponse (bench/baseline_apps.py), the first webhook
-  (/twilio/voice), a menu step, and the route step (returns the <Dial>) with 100 and 10,000
-  volunteers, on SQLite and on PostgreSQL; ratios to bare Flask of the same run;
+  (/twilio/voice), a menu step, and the route step with 100 and 10,000 volunteers, on SQLite and
+  on PostgreSQL; ratios to bare Flask of the same run;
 - the route step with one client at 10, 100, 1,000 and 10,000 volunteers (PostgreSQL);
 - RSS (and PSS: what a worker does not share with its siblings) per worker, and the time a fresh
   interpreter takes to import and build the webhook app.
+
+The route step takes the path a call takes when a volunteer is free: it claims the volunteer, rings
+them through Twilio's REST API and answers <Enqueue> (the conference). The REST API is the local
+stand-in (hotline.devtools.twilio_api.LocalTwilio, in this process, TWILIO_API_BASE_URL), so that
+request is really made; its notes say how many answers were the <Enqueue> and how many the <Dial>
+fallback (which would mean the REST ring failed).
 
     .venv/bin/python bench/webhook_load.py [--runs 3] [--duration 8] [--sizes 100,10000]
         [--latency-sizes 10,100,1000,10000] [--backends sqlite,postgresql]
@@ -47,8 +53,10 @@ from redis import Redis  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from hotline.devserver import free_port, gunicorn_server  # noqa: E402
+from hotline.devtools.twilio_api import LocalTwilio  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789"
+ACCOUNT = "AC" + "2" * 32
 WRK = "/usr/bin/wrk"
 VENV_BIN = Path(sys.executable).parent
 ALWAYS = '[{days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00"}]'
@@ -74,9 +82,13 @@ def database(backend: str, tmp: Path) -> AbstractContextManager[str]:
     return ivr_step.database(backend == "postgresql", str(tmp), prefix="hotline_bench12")
 
 
+# The REST API the route step rings volunteers through (started by main()).
+_twilio: LocalTwilio | None = None
+
+
 def base_env(port: int, database_url: str, tmp: Path, redis: str) -> dict[str, str]:
-    return {
-        "TWILIO_ACCOUNT_SID": "AC" + "2" * 32,
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "HOTLINE_PHONE_NUMBER": "+77270000000",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -90,6 +102,9 @@ def base_env(port: int, database_url: str, tmp: Path, redis: str) -> dict[str, s
         # This tree first (a copy of another commit measures that commit), then the baselines.
         "PYTHONPATH": f"{BENCH.parent}{os.pathsep}{BENCH}",
     }
+    if _twilio is not None:
+        env["TWILIO_API_BASE_URL"] = _twilio.base_url
+    return env
 
 
 KEY = Fernet.generate_key().decode()
@@ -137,7 +152,7 @@ def request_file(base: str, path: str, count: int, tmp: Path, digits: str | None
     for _ in range(count):
         params = {
             "CallSid": new_sid(),
-            "AccountSid": "AC" + "2" * 32,
+            "AccountSid": ACCOUNT,
             "From": "+77015550123",
             "To": "+77270000000",
             "CallStatus": "in-progress",
@@ -158,8 +173,10 @@ class Figures:
     p99: float
     bad: int
     dials: int
+    enqueues: int
     wrapped: int
     total: int
+    rings: int = 0  # REST rings the stand-in received
 
 
 def wrk(port: int, requests: Path, connections: int, duration: float) -> Figures:
@@ -174,7 +191,7 @@ def wrk(port: int, requests: Path, connections: int, duration: float) -> Figures
     )  # fmt: skip
     out = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lua = re.search(r"LUA bad=(\d+) dials=(\d+) wrapped=(\d+)", out)
+    lua = re.search(r"LUA bad=(\d+) dials=(\d+) enqueues=(\d+) wrapped=(\d+)", out)
     lat = re.search(r"LAT p50=([\d.]+) p99=([\d.]+)", out)
     assert lua and lat, out
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -195,19 +212,38 @@ def worker_memory(master_pid: int) -> list[tuple[float, float]]:
 
 
 class ClaimCleaner:
-    """Frees every volunteer claim a few times a second, so each request finds someone to ring."""
+    """Frees every volunteer claim a few times a second, so each request finds someone to ring
+    (and forgets the stand-in's placed calls and the line's direct callers, which nobody answers
+    here, so neither grows through the run). The claims are deleted by volunteer id (1 to N in a
+    fresh database), not found with SCAN: a SCAN walks every key, the run's replies and journal
+    marks too, and cost Redis about a third of a core at 100 requests a second."""
 
-    def __init__(self, url: str) -> None:
+    _FREE = """
+for i = 1, tonumber(ARGV[1]) do redis.call('DEL', 'hotline:claim:volunteer:' .. i) end
+redis.call('DEL', 'hotline:line')
+"""
+
+    def __init__(self, url: str, volunteers: int = 0) -> None:
         self.redis = Redis.from_url(url)
+        self.volunteers = volunteers
+        # A large roster lasts a while between two frees; a small one is freed 20 times a second.
+        self.interval = min(2.0, max(0.05, volunteers / 5000))
+        self.rings = 0  # calls placed through the stand-in while this ran
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            keys = list(self.redis.scan_iter("hotline:claim*", count=1000))
-            if keys:
-                self.redis.delete(*keys)
-            self.stop.wait(0.05)
+            self.redis.eval(self._FREE, 0, self.volunteers)
+            self._forget_rings()
+            self.stop.wait(self.interval)
+        self._forget_rings()
+
+    def _forget_rings(self) -> None:
+        if _twilio is not None:
+            with _twilio._lock:
+                self.rings += len(_twilio.created)
+                _twilio.created.clear()
 
     def __enter__(self) -> ClaimCleaner:
         self.thread.start()
@@ -231,6 +267,7 @@ class Server:
     pid: int
     base: str
     redis: str
+    volunteers: int = 0
 
 
 @contextmanager
@@ -246,7 +283,7 @@ def server(
         env, port, workers=2, app=app, threads=8, log_path=tmp / f"{name}-{port}.log"
     ) as process:
         time.sleep(1.5)  # both workers up and their roster snapshots loaded
-        yield Server(name, port, process.pid, f"http://127.0.0.1:{port}", redis)
+        yield Server(name, port, process.pid, f"http://127.0.0.1:{port}", redis, roster or 0)
 
 
 def import_seconds() -> float:
@@ -273,8 +310,10 @@ def median_figures(runs: list[Figures]) -> Figures:
         statistics.median(f.p99 for f in runs),
         sum(f.bad for f in runs),
         sum(f.dials for f in runs),
+        sum(f.enqueues for f in runs),
         sum(f.wrapped for f in runs),
         sum(f.total for f in runs),
+        sum(f.rings for f in runs),
     )
 
 
@@ -317,8 +356,9 @@ def load_table(args: argparse.Namespace, tmp: Path) -> None:
                 requests = request_file(
                     target.base, path, int(per_second * args.duration), tmp, digits
                 )
-                with ClaimCleaner(target.redis):
+                with ClaimCleaner(target.redis, target.volunteers) as cleaner:
                     figures = wrk(target.port, requests, args.connections, args.duration)
+                figures.rings = cleaner.rings
                 requests.unlink()
                 results.setdefault(label, []).append(figures)
                 print(f"  run {run + 1} {label}: {figures.rps:.0f} req/s "
@@ -338,7 +378,9 @@ def load_table(args: argparse.Namespace, tmp: Path) -> None:
         if figures.bad:
             notes.append(f"{figures.bad} non-200")
         if "route" in label:
-            notes.append(f"{figures.dials / max(figures.total, 1):.0%} with a <Dial>")
+            total = max(figures.total, 1)
+            notes.append(f"{figures.enqueues / total:.0%} <Enqueue>, {figures.dials / total:.0%} "
+                         f"<Dial>, {figures.rings / total:.0%} rung by REST")  # fmt: skip
         if figures.wrapped:
             notes.append("CallSids repeated")
         print(f"{label:48} {figures.rps:8.0f} {figures.p50:8.1f} {figures.p99:8.1f} "
@@ -365,7 +407,7 @@ def latency_table(args: argparse.Namespace, tmp: Path) -> None:
             runs = []
             for _ in range(args.runs):
                 requests = request_file(hotline.base, ROUTE, int(1500 * args.duration), tmp)
-                with ClaimCleaner(hotline.redis):
+                with ClaimCleaner(hotline.redis, hotline.volunteers):
                     runs.append(wrk(hotline.port, requests, 1, args.duration))
                 requests.unlink()
             figures = median_figures(runs)
@@ -387,6 +429,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     clean_redis()
+    global _twilio
+    _twilio = LocalTwilio(ACCOUNT, TOKEN).__enter__()
     try:
         with tempfile.TemporaryDirectory(prefix="webhook-load-") as tmp:
             print(f"fresh interpreter, import hotline + create_webhooks_app(): "
@@ -395,6 +439,7 @@ def main() -> None:
             if not args.skip_latency:
                 latency_table(args, Path(tmp))
     finally:
+        _twilio.close()
         clean_redis()
 
 

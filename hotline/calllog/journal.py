@@ -124,7 +124,9 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         if any(item["kind"] in _READS_ATTEMPTS for item in items):
             query = query.options(selectinload(CallRecord.attempts))
         known = {record.call_sid: record for record in session.scalars(query)}
+    legs = _placed_legs(session, [item for item in items if item["id"] in fresh])
     applied: list[dict[str, Any]] = []
+    new_legs: list[dict[str, Any]] = []
     for item in items:
         if item["id"] not in fresh:
             continue
@@ -132,15 +134,28 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         kind = item["kind"]
         if kind == "released":
             _released(session, item)
+        elif kind == "leg":
+            _record(session, known, item)
+            _leg(legs, new_legs, item, _time(item["at"]))
         elif kind != "status" or item["call"] in known:
             # (A status for a call never seen, another app's number say, creates nothing.)
             _HANDLERS[kind](session, _record(session, known, item), item, _time(item["at"]))
         applied.append({"event_id": item["id"], "applied_at": utcnow()})
     session.flush()
+    if new_legs:
+        session.execute(insert(PlacedLeg), new_legs)
     if applied:
         # One executemany, without the unit of work: these rows are only ever looked up.
         session.execute(insert(AppliedEvent), applied)
     return len(applied)
+
+
+def _placed_legs(session: Session, items: Sequence[Event]) -> set[str]:
+    """The legs among these "leg" events already kept (one query, before any write)."""
+    legs = {item["leg"] for item in items if item["kind"] == "leg" and item.get("leg")}
+    if not legs:
+        return set()
+    return set(session.scalars(select(PlacedLeg.leg_sid).where(PlacedLeg.leg_sid.in_(legs))))
 
 
 def _time(raw: str) -> datetime:
@@ -286,12 +301,15 @@ def _transfer(session: Session, record: CallRecord, item: Event, at: datetime) -
     record.ivr_path = [*(record.ivr_path or []), step]
 
 
-def _leg(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
-    """A leg placed through the REST API for this call: Twilio's purge deletes it with the call."""
+def _leg(known: set[str], rows: list[dict[str, Any]], item: Event, at: datetime) -> None:
+    """A leg placed through the REST API for this call: Twilio's purge deletes it with the call.
+    (Kept once: `known` holds the legs already kept or added in this batch; a query per event
+    here flushed every pending record first, one round trip each.)"""
     leg = item.get("leg")
-    if not leg or session.scalar(select(PlacedLeg.id).where(PlacedLeg.leg_sid == leg)):
+    if not leg or leg in known:
         return
-    session.add(PlacedLeg(call_sid=item["call"], leg_sid=leg, created_at=at))
+    known.add(leg)
+    rows.append({"call_sid": item["call"], "leg_sid": leg, "created_at": at})
 
 
 def _released(session: Session, item: Event) -> None:
@@ -316,9 +334,8 @@ _HANDLERS = {
     "line_left": _line_left,
     "room": _room,
     "transfer": _transfer,
-    "leg": _leg,
 }
-KINDS = frozenset({*_HANDLERS, "released"})
+KINDS = frozenset({*_HANDLERS, "released", "leg"})
 
 
 def pending_ids(session: Session, items: Sequence[Event]) -> set[str]:

@@ -88,6 +88,11 @@ def route_step(sid: str) -> list[Event]:
     ]
 
 
+def conference_route_step(sid: str) -> list[Event]:
+    """The route step when the volunteer is rung through the REST API: their leg is kept."""
+    return [*route_step(sid), journal.event("leg", sid, leg=new_call_sid())]
+
+
 def test_the_webhooks_of_a_call_run_no_statement_while_the_caller_waits(app: Any) -> None:
     with app.extensions["db"].session() as session:
         import_roster(session, parse_roster_text(ROSTER), app.extensions["fernet"])
@@ -121,6 +126,12 @@ def test_the_webhooks_of_a_call_run_no_statement_while_the_caller_waits(app: Any
         (menu_step, first_webhook, ["SELECT", "SELECT", "UPDATE", "INSERT"]),
         # ... and the records' ring attempts, read in one query and added in one
         (route_step, first_webhook, ["SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]),
+        # ... and which of the placed legs are kept already, then the new ones in one insert
+        (
+            conference_route_step,
+            first_webhook,
+            ["SELECT", "SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "INSERT"],
+        ),
     ],
 )
 def test_forty_calls_events_cost_the_statements_of_one(
