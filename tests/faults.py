@@ -197,6 +197,7 @@ class DelayProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.delay = 0.0
+        self.connections = 0  # accepted so far
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._stop = threading.Event()
@@ -211,6 +212,7 @@ class DelayProxy:
                 continue
             except OSError:
                 return
+            self.connections += 1
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -223,6 +223,10 @@ class LocalTwilio:
         twilio = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as Twilio's API has: a client that reuses its connection is measured
+            # as it would run (every answer here says its Content-Length).
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # request lines carry numbers in query strings: never printed
 

@@ -9,6 +9,7 @@ answers 500 (naming the violations) when an answer does not conform.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from faults import DelayProxy
 from prism import running_prism
 from support import test_env
 
@@ -219,3 +221,46 @@ def test_the_stand_in_refuses_to_delete_a_call_in_progress_and_forgets_a_deleted
     stand_in.add_call(sid)  # it has ended
     assert calls.delete_call(sid) is True
     assert calls.delete_call(sid) is False  # 404: deleted already
+
+
+def _url_of(proxy: DelayProxy) -> str:
+    return f"http://127.0.0.1:{proxy.port}"
+
+
+def test_rings_with_a_budget_share_one_connection_to_twilio(
+    stand_in: LocalTwilio, webhooks: Webhooks
+) -> None:
+    """The route step rings a volunteer with a time budget: each ring opening its own TCP (and,
+    at Twilio, TLS) connection cost a quarter of the step's time."""
+    proxy = DelayProxy("127.0.0.1", int(stand_in.base_url.rsplit(":", 1)[1]))
+    try:
+        calls = calls_to(_url_of(proxy))
+        for _ in range(3):
+            calls.call_volunteer(
+                to=VOLUNTEER, url="https://hotline.example.org/twilio/line/whisper",
+                status_callback=f"{webhooks.url}/status", timeout=30, request_timeout=2.0,
+            )  # fmt: skip
+        assert proxy.connections == 1
+    finally:
+        proxy.close()
+
+
+def test_a_ring_with_a_budget_gives_up_on_a_slow_twilio_and_the_next_waits_as_long_as_it_may(
+    stand_in: LocalTwilio, webhooks: Webhooks
+) -> None:
+    proxy = DelayProxy("127.0.0.1", int(stand_in.base_url.rsplit(":", 1)[1]))
+    try:
+        calls = calls_to(_url_of(proxy))
+        proxy.delay = 0.6  # each way: an answer takes 1.2 s
+        started = time.monotonic()
+        with pytest.raises(DialError) as error:
+            calls.call_volunteer(
+                to=VOLUNTEER, url="https://hotline.example.org/twilio/line/whisper",
+                status_callback=f"{webhooks.url}/status", timeout=30, request_timeout=0.4,
+            )  # fmt: skip
+        assert error.value.code == "network"
+        assert time.monotonic() - started < 1.0  # the webhook's budget held
+        # Without a budget (a worker's ring) the same client waits for Twilio's answer.
+        assert place(calls, f"{webhooks.url}/status").startswith("CA")
+    finally:
+        proxy.close()
