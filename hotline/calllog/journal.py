@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -110,6 +111,24 @@ def apply(session: Session, item: Event) -> bool:
 
 # Handlers that read or add ring attempts: only their batches load the attempts (in one query).
 _READS_ATTEMPTS = frozenset({"ring", "whisper", "accepted", "legs_ended", "unanswered", "status"})
+# A call new to the database whose events in the batch are only these (its first webhook, its
+# menu steps: most of a burst's events) is written as a plain row, in one executemany with the
+# others: the unit of work's bookkeeping for each new record was a third of the writer's time.
+_PLAIN_ROW_KINDS = frozenset({"opened", "step"})
+
+
+@dataclasses.dataclass
+class _NewRecord:
+    """The columns _opened and _step set on a record that does not exist yet."""
+
+    call_sid: str
+    caller_key: str | None
+    caller_key_version: int | None
+    started_at: datetime
+    ivr_path: list[str] = dataclasses.field(default_factory=list)
+    language: str | None = None
+    topic: str | None = None
+    outcome: str = CallOutcome.IN_MENU.value
 
 
 def apply_many(session: Session, items: Sequence[Event]) -> int:
@@ -124,6 +143,7 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         if any(item["kind"] in _READS_ATTEMPTS for item in items):
             query = query.options(selectinload(CallRecord.attempts))
         known = {record.call_sid: record for record in session.scalars(query)}
+    plain = _plain_rows(items, fresh, known)
     legs = _placed_legs(session, [item for item in items if item["id"] in fresh])
     applied: list[dict[str, Any]] = []
     new_legs: list[dict[str, Any]] = []
@@ -137,17 +157,48 @@ def apply_many(session: Session, items: Sequence[Event]) -> int:
         elif kind == "leg":
             _record(session, known, item)
             _leg(legs, new_legs, item, _time(item["at"]))
+        elif item["call"] in plain:
+            _HANDLERS[kind](session, _plain_record(plain, item), item, _time(item["at"]))
         elif kind != "status" or item["call"] in known:
             # (A status for a call never seen, another app's number say, creates nothing.)
             _HANDLERS[kind](session, _record(session, known, item), item, _time(item["at"]))
         applied.append({"event_id": item["id"], "applied_at": utcnow()})
     session.flush()
+    if plain:
+        rows = [dataclasses.asdict(row) for row in plain.values() if row is not None]
+        session.execute(insert(CallRecord), rows)
     if new_legs:
         session.execute(insert(PlacedLeg), new_legs)
     if applied:
         # One executemany, without the unit of work: these rows are only ever looked up.
         session.execute(insert(AppliedEvent), applied)
     return len(applied)
+
+
+def _plain_rows(
+    items: Sequence[Event], fresh: set[str], known: dict[str, CallRecord]
+) -> dict[str, _NewRecord | None]:
+    """The calls of this batch to write as plain rows (see _PLAIN_ROW_KINDS), each None until
+    its first event makes its row."""
+    kinds: dict[str, set[str]] = {}
+    for item in items:
+        if item["id"] in fresh and item["call"] not in known:
+            kinds.setdefault(item["call"], set()).add(item["kind"])
+    return {call: None for call, seen in kinds.items() if seen <= _PLAIN_ROW_KINDS}
+
+
+def _plain_record(plain: dict[str, _NewRecord | None], item: Event) -> CallRecord:
+    """The new row of this call (as _record would create it), for _opened and _step to fill."""
+    row = plain[item["call"]]
+    if row is None:
+        key = item.get("caller_key")
+        row = plain[item["call"]] = _NewRecord(
+            call_sid=item["call"],
+            caller_key=key,
+            caller_key_version=item.get("key_version") if key else None,
+            started_at=_time(item["at"]),
+        )
+    return cast(CallRecord, row)  # (the handlers only set the columns _NewRecord has)
 
 
 def _placed_legs(session: Session, items: Sequence[Event]) -> set[str]:

@@ -46,6 +46,9 @@ def new_call(call_sid: str, caller_key: str | None, key_version: int | None) -> 
         caller_key=caller_key,
         caller_key_version=key_version if caller_key else None,
         ivr_path=[],
+        # Set here, not left to the column default (applied only at INSERT): the events applied
+        # before the flush (routing, an emergency step) read it.
+        outcome=CallOutcome.IN_MENU.value,
         started_at=utcnow(),
     )
 

@@ -60,6 +60,11 @@ LEASE_MS = 30_000
 # meantime, the journal holds them, and the next waiting webhook of the call finds them written.
 WAIT_SECONDS = 2.0
 NOT_WAITED_FOR = frozenset({"opened", "step"})
+# Nor does a webhook wait behind a backlog (a burst of calls: the writer is seconds behind): its
+# caller's answer would wait for everyone's records. The records catch up within seconds; the
+# call path reads nothing from them while Redis holds the claims. (With Redis away, claims are
+# taken in the database and read the ring attempts: there a webhook still waits.)
+WAIT_BACKLOG = 4 * BATCH
 STALL_SECONDS = 0.75
 SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
@@ -368,7 +373,7 @@ class Recorder:
                 self.gate.failed(exc)
             else:
                 self._wake.set()
-                self._wait(cap, seq, lambda: self._redis_done(redis))
+                self._wait(cap, seq, lambda: self._redis_done(redis), backlog=WAIT_BACKLOG)
                 return
         try:
             seq = self.local.append(events)
@@ -392,7 +397,11 @@ class Recorder:
         if self.local.pending():
             self._wait(WAIT_SECONDS, self.local._read_count("pushed"), self.local.done_count)
 
-    def _wait(self, cap: float, seq: int, done: Callable[[], int]) -> None:
+    def _wait(
+        self, cap: float, seq: int, done: Callable[[], int], backlog: int | None = None
+    ) -> None:
+        """Wait until event `seq` is written, at most `cap` seconds, and not at all while more
+        than `backlog` events are ahead of it, nor once the writing stalls."""
         from .. import budget  # the deadline of the webhook we are in, if any
 
         if cap <= 0 or not self.healthy:
@@ -404,6 +413,8 @@ class Recorder:
                 written = done()
                 if written >= seq:
                     return
+                if backlog is not None and seq - written > backlog:
+                    return  # a burst: the writer is far behind, the caller must not be
                 if written != last:
                     last, moved_at = written, time.monotonic()
                 elif time.monotonic() - moved_at > STALL_SECONDS:

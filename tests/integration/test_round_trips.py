@@ -9,6 +9,7 @@ same statements on PostgreSQL (no second lookup of a record, no lazy load of its
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -227,3 +228,70 @@ def test_a_connection_idle_long_enough_is_checked_before_use(
             assert session.execute(text("SELECT 2")).scalar() == 2
     finally:
         database.dispose()
+
+
+def test_a_webhook_behind_a_burst_answers_without_waiting_and_its_events_are_written(
+    app: Any,
+) -> None:
+    """A number shown on television: thousands of events queued ahead of this call's. Its route
+    step answers at once (it waited for the writer to reach its events, up to 2 s); its record is
+    written when the writer gets there."""
+    recorder = app.extensions["recorder"]
+    redis = app.extensions["redis_gate"].client()
+    burst = [item for _ in range(2500) for item in first_webhook(new_call_sid())]
+    spool.push(redis, burst)
+    sid = new_call_sid()
+    started = time.monotonic()
+    recorder.record(route_step(sid))
+    assert time.monotonic() - started < 0.3
+    assert spool.done_count(redis) < len(burst)  # (the writer was still behind)
+
+    def written() -> CallRecord | None:
+        with app.extensions["db"].session() as session:
+            query = select(CallRecord).where(CallRecord.call_sid == sid)
+            record = session.scalar(query)
+            return record if record is not None and len(record.attempts) == 1 else None
+
+    deadline = time.monotonic() + 60
+    while written() is None:
+        assert time.monotonic() < deadline, "the call's events were never written"
+        time.sleep(0.2)
+
+
+def test_new_calls_and_calls_under_way_in_one_batch_are_each_written_as_their_events_say(
+    database: Database,
+) -> None:
+    """New calls still in the menu are written as plain rows, the others through their records:
+    both as their events say, and a replay of the batch writes nothing."""
+    in_menu, routed, key_late = new_call_sid(), new_call_sid(), new_call_sid()
+    batch = [
+        *first_webhook(in_menu),
+        journal.event("step", key_late, visited=["greeting"]),  # its "opened" comes after
+        *first_webhook(routed),
+        journal.event("step", in_menu, visited=["language", "language:2"], language="ru"),
+        journal.event("opened", key_late, caller_key="q" * 64, key_version=2),
+        *route_step(routed),
+        journal.event("step", in_menu, visited=["emergency"]),
+    ]
+    with database.session() as session:
+        assert journal.apply_many(session, batch) == len(batch)
+    with database.session() as session:
+        assert journal.apply_many(session, batch) == 0
+    with database.session() as session:
+        found = {r.call_sid: r for r in session.scalars(select(CallRecord))}
+        assert set(found) == {in_menu, routed, key_late}
+        menu = found[in_menu]
+        assert menu.ivr_path == ["greeting", "language", "language:2", "emergency"]
+        assert (menu.language, menu.outcome) == ("ru", "emergency_info")
+        assert (menu.caller_key, menu.caller_key_version) == ("k" * 64, 1)
+        assert menu.routed_at is None and menu.attempts == []
+        late = found[key_late]
+        assert (late.caller_key, late.caller_key_version, late.ivr_path) == (
+            "q" * 64,
+            2,
+            ["greeting"],
+        )
+        assert late.outcome == "in_menu" and late.started_at is not None
+        route = found[routed]
+        assert (route.topic, route.outcome, len(route.attempts)) == ("labor", "routing", 1)
+        assert route.ivr_path == ["greeting", "routing"]
