@@ -21,6 +21,7 @@ from typing import Any
 
 from redis import Redis
 
+from ..lua import LuaScript
 from .line import WaitingCaller
 
 LINE_KEY = "hotline:line"
@@ -28,27 +29,27 @@ CALLER_PREFIX = "hotline:line:caller:"
 MATCH_LOCK = "hotline:line:matching"
 KEEP_SECONDS = 3600  # longer than anyone waits; a record of how a caller left outlives the wait
 
-_OFFER = """
+_OFFER = LuaScript("""
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local offered = redis.call('HGET', KEYS[2], 'offered')
 if offered and offered ~= '' then return 0 end
 redis.call('HSET', KEYS[2], 'offered', ARGV[2])
 return 1
-"""
-_UNOFFER = """
+""")
+_UNOFFER = LuaScript("""
 if redis.call('HGET', KEYS[2], 'offered') ~= ARGV[2] then return 0 end
 local tried = redis.call('HGET', KEYS[2], 'tried') or ''
 if tried ~= '' then tried = tried .. '.' end
 redis.call('HSET', KEYS[2], 'offered', '', 'tried', tried .. ARGV[2], 'leg', '')
 return 1
-"""
-_SET_LEG = """
+""")
+_SET_LEG = LuaScript("""
 if redis.call('HGET', KEYS[1], 'offered') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'leg', ARGV[2])
 return 1
-"""
+""")
 # Out of line once: the first outcome stays (a hangup after connecting is not an abandon).
-_LEAVE = """
+_LEAVE = LuaScript("""
 if redis.call('HEXISTS', KEYS[2], 'outcome') == 1 then
   return redis.call('HGET', KEYS[2], 'outcome')
 end
@@ -56,7 +57,18 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'outcome', ARGV[2], 'left', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return ARGV[2]
-"""
+""")
+# Into line once, in one round trip (it was five, on the route step of every call): a caller who
+# left the line before (routed again from the callback offer's "try again") starts afresh.
+_JOIN = LuaScript("""
+if redis.call('HEXISTS', KEYS[2], 'outcome') == 1 then redis.call('DEL', KEYS[2]) end
+if redis.call('HSETNX', KEYS[2], 'joined', ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'topic', ARGV[3], 'lang', ARGV[4], 'offered', ARGV[5], 'tried', '',
+           'direct', ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+""")
 
 
 def caller_key(call_sid: str) -> str:
@@ -68,22 +80,12 @@ def join(redis: Redis, caller: WaitingCaller) -> bool:
 
     A caller who left the line before (routed again from the callback offer's "try again")
     starts afresh."""
-    key = caller_key(caller.call_sid)
-    if redis.hexists(key, "outcome"):
-        redis.delete(key)
-    added = redis.hsetnx(key, "joined", caller.joined_at.timestamp())
-    if added:
-        fields: dict[Any, Any] = {
-            "topic": caller.topic,
-            "lang": caller.language or "",
-            "offered": caller.offered_to if caller.offered_to is not None else "",
-            "tried": "",
-            "direct": 1 if caller.direct else "",
-        }
-        redis.hset(key, mapping=fields)
-        redis.expire(key, KEEP_SECONDS)
-        redis.zadd(LINE_KEY, {caller.call_sid: caller.joined_at.timestamp()})
-    return bool(added)
+    joined = caller.joined_at.timestamp()
+    offered = caller.offered_to if caller.offered_to is not None else ""
+    keys = (LINE_KEY, caller_key(caller.call_sid))
+    args = (caller.call_sid, joined, caller.topic, caller.language or "", offered,
+            1 if caller.direct else "", KEEP_SECONDS)  # fmt: skip
+    return bool(_JOIN(redis, keys, args))
 
 
 def callers(redis: Redis) -> list[WaitingCaller]:
@@ -115,18 +117,18 @@ def find(redis: Redis, call_sid: str) -> tuple[WaitingCaller | None, str | None]
 
 def offer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
     """Mark the caller as offered to this volunteer; False if they left or are offered already."""
-    return bool(redis.eval(_OFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
+    return bool(_OFFER(redis, (LINE_KEY, caller_key(call_sid)), (call_sid, volunteer_id)))
 
 
 def unoffer(redis: Redis, call_sid: str, volunteer_id: int) -> bool:
     """The volunteer did not take the caller: they wait on, and are not offered to them again."""
-    return bool(redis.eval(_UNOFFER, 2, LINE_KEY, caller_key(call_sid), call_sid, volunteer_id))
+    return bool(_UNOFFER(redis, (LINE_KEY, caller_key(call_sid)), (call_sid, volunteer_id)))
 
 
 def set_leg(redis: Redis, call_sid: str, volunteer_id: int, leg_sid: str) -> bool:
     """The call sid of the leg ringing the volunteer the caller is offered to (to cancel it when
     the caller hangs up first); False if the offer is over already."""
-    return bool(redis.eval(_SET_LEG, 1, caller_key(call_sid), volunteer_id, leg_sid))
+    return bool(_SET_LEG(redis, (caller_key(call_sid),), (volunteer_id, leg_sid)))
 
 
 def ringing_leg(redis: Redis, call_sid: str) -> str | None:
@@ -139,9 +141,8 @@ def ringing_leg(redis: Redis, call_sid: str) -> str | None:
 
 def leave(redis: Redis, call_sid: str, outcome: str, now: datetime) -> str:
     """Take the caller out of line with this outcome; the outcome that stands (the first one)."""
-    result = redis.eval(
-        _LEAVE, 2, LINE_KEY, caller_key(call_sid), call_sid, outcome, now.timestamp(), KEEP_SECONDS
-    )
+    keys = (LINE_KEY, caller_key(call_sid))
+    result = _LEAVE(redis, keys, (call_sid, outcome, now.timestamp(), KEEP_SECONDS))
     return _text(result)
 
 
