@@ -72,6 +72,15 @@ preload_app = _problem is None
 control_socket_disable = True
 
 
+def pre_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
+    """In the master, before each fork: what the preloaded app built is moved out of the garbage
+    collector's sight (gc.freeze), so a worker's collections do not write to those objects' pages
+    and make the worker its own copy of memory it shares with the master and its siblings."""
+    import gc
+
+    gc.freeze()
+
+
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     """A new webhook worker loads its roster snapshot and starts writing queued call events."""
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
