@@ -75,7 +75,13 @@ class QuietHttpClient(TwilioHttpClient):
         bound = _bound.get()
         if bound is not None:
             timeout = bound if timeout is None else min(timeout, bound)
-        return super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
+        return super().request(
+            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
+        )
+
+    def rewrite(self, url: str) -> str:
+        """Where the request goes: Twilio's URL as twilio-python built it."""
+        return url
 
 
 class BaseUrlHttpClient(QuietHttpClient):
@@ -94,21 +100,6 @@ class BaseUrlHttpClient(QuietHttpClient):
         base = urlsplit(self.base_url)
         return urlunsplit(
             (base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, "")
-        )
-
-    def request(  # type: ignore[override]
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        return super().request(
-            method, self.rewrite(url), params, data, headers, auth, timeout, allow_redirects
         )
 
 
