@@ -99,7 +99,8 @@ def voice_step() -> Response:
     step: Step | None = None
     if parsed is not None:
         node_id, state = parsed
-        state = consent.with_runtime_vars(state)
+        needed = flow_registry.says_runtime_variables(node_id)
+        state = consent.with_runtime_vars(state, needed)
         node = flow.nodes[node_id]
         try:
             if node.kind is NodeKind.COLLECT:

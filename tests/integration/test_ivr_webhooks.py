@@ -145,6 +145,19 @@ def test_choosing_a_language_gives_the_topic_menu_in_that_language(app, twilio, 
     assert records(app)[0].language == language
 
 
+@pytest.mark.parametrize("caller", ["anonymous", "", "not a number", "+1", "+" + "9" * 40])
+def test_the_menus_answer_whatever_the_caller_id_says(app, twilio, caller):
+    # The language and topic menus never read the caller's number back: any From will do.
+    params = twilio.call_params(caller=caller)
+    topic_menu = press(twilio, start_call(twilio, params), params, "2")
+    assert query(gather(topic_menu).get("action"))["node"] == "topic"
+    assert set(said_languages(topic_menu)) == {"ru-RU"}
+    again = press(twilio, topic_menu, params, None)
+    assert query(gather(again).get("action"))["node"] == "topic"
+    routed = press(twilio, again, params, "1")
+    assert "/twilio/route" in routed.find("./Redirect").text
+
+
 @pytest.mark.parametrize(
     ("key", "topic"), [("1", "violence"), ("2", "trafficking"), ("3", "labor")]
 )
