@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 from ..ivr.model import Flow
 from ..ivr.reach import steps_saying_runtime_variables
+from .rendered import RenderedSteps
 
 MAIN_FLOW = "default"
 VOLUNTEER_FLOW = "volunteer"  # what a volunteer's phone hears: the whisper
@@ -45,6 +46,7 @@ def init_app(app: Flask, flows: dict[str, Flow]) -> None:
     app.extensions["runtime_steps"] = {
         name: steps_saying_runtime_variables(flow, DETOURS) for name, flow in flows.items()
     }
+    app.extensions["rendered_steps"] = RenderedSteps()
 
 
 def current_flow(name: str = MAIN_FLOW) -> Flow:
@@ -55,3 +57,8 @@ def current_flow(name: str = MAIN_FLOW) -> Flow:
 def says_runtime_variables(node_id: str, name: str = MAIN_FLOW) -> bool:
     """Whether the step handling input at `node_id` may say a runtime variable ({last_two})."""
     return node_id in current_app.extensions["runtime_steps"][name]
+
+
+def rendered_steps() -> RenderedSteps:
+    """The answers rendered from the flows being served (made anew with them)."""
+    return current_app.extensions["rendered_steps"]
