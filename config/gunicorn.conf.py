@@ -53,6 +53,9 @@ loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
 # state), %(f)s (a referer carries a query string too), or any header or form value: nothing that
 # could hold a phone number reaches a log line. %(U)s is the path without its query string.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# The same lines, made from those fields alone (gunicorn's own builds every header and the whole
+# environ for each line first); another format falls back to gunicorn's (hotline/access_log.py).
+logger_class = "hotline.access_log.AccessLogger"
 
 
 # The master builds the app once and the workers fork from it warm: they start in milliseconds and

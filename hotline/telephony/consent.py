@@ -48,6 +48,8 @@ NODES_ENTERED_BY_NAME = (
     NOT_POSSIBLE,
     *(CONFIRMED.format(window=window) for window in WINDOWS),
 )
+# Where the edge may send a step instead of where it stopped (adjust): {stopped at: entered}.
+DETOURS = {NUMBER_MENU: NUMBER_WITHHELD}
 # Long enough to finish the consent menus, short enough that an old URL is worthless.
 TOKEN_TTL_SECONDS = 30 * 60
 SELF = "self"
@@ -76,8 +78,14 @@ def callable_own_number() -> str | None:
     return checked.e164 if checked.ok else None
 
 
-def with_runtime_vars(state: CallState) -> CallState:
-    """Add what prompts may say about this call: the last two digits of the caller's number."""
+def with_runtime_vars(state: CallState, needed: bool = True) -> CallState:
+    """Add what prompts may say about this call: the last two digits of the caller's number.
+
+    Not `needed` (the step says no runtime variable: flow_registry.says_runtime_variables), the
+    caller's number is not parsed: that was most of a menu step's own work.
+    """
+    if not needed:
+        return state.with_vars(last_two=None) if state.var("last_two") is not None else state
     number = callers_number()
     return state.with_vars(last_two=last_two_digits(number) if number else None)
 

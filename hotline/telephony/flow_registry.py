@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from ..ivr.model import Flow
+from ..ivr.reach import steps_saying_runtime_variables
+from .rendered import RenderedSteps
 
 MAIN_FLOW = "default"
 VOLUNTEER_FLOW = "volunteer"  # what a volunteer's phone hears: the whisper
@@ -37,9 +39,26 @@ def missing_nodes(flows: dict[str, Flow], flows_dir: Path) -> list[str]:
 
 def init_app(app: Flask, flows: dict[str, Flow]) -> None:
     """Serve these flows (loaded and checked by hotline.startup.load_files)."""
+    from .consent import DETOURS
+
     app.extensions["flows"] = flows
+    # Read from the flows and set with them: new flows never meet what was read from the old.
+    app.extensions["runtime_steps"] = {
+        name: steps_saying_runtime_variables(flow, DETOURS) for name, flow in flows.items()
+    }
+    app.extensions["rendered_steps"] = RenderedSteps()
 
 
 def current_flow(name: str = MAIN_FLOW) -> Flow:
     """The named flow (the main menu by default)."""
     return current_app.extensions["flows"][name]
+
+
+def says_runtime_variables(node_id: str, name: str = MAIN_FLOW) -> bool:
+    """Whether the step handling input at `node_id` may say a runtime variable ({last_two})."""
+    return node_id in current_app.extensions["runtime_steps"][name]
+
+
+def rendered_steps() -> RenderedSteps:
+    """The answers rendered from the flows being served (made anew with them)."""
+    return current_app.extensions["rendered_steps"]

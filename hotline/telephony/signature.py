@@ -15,11 +15,20 @@ def public_url(base_url: str, request: Request) -> str:
     return f"{base_url}{request.path}" + (f"?{query}" if query else "")
 
 
+def signed_urls(url: str) -> list[str]:
+    """The URLs a valid signature may be over, the one we published first (what Twilio signs),
+    then the same without or with its port: what twilio's RequestValidator.validate accepts."""
+    parsed = urlsplit(url)
+    variants = [url, remove_port(parsed), add_port(parsed)]
+    return [v for i, v in enumerate(variants) if v not in variants[:i]]
+
+
 def is_signed_by_twilio(request: Request, base_url: str, auth_token: str) -> bool:
     """True when the request carries a valid Twilio signature for our public URL and its form.
 
-    What twilio's RequestValidator.validate accepts (the URL with or without its port), but the
-    second signature is computed only when the first does not match: one HMAC per request.
+    The same URLs as twilio's RequestValidator.validate (with or without the port), tried one
+    at a time from the published one: one HMAC per genuine request, a port in PUBLIC_BASE_URL
+    or not (the port-less form first cost a second HMAC on every request to such a URL).
     """
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
@@ -28,8 +37,7 @@ def is_signed_by_twilio(request: Request, base_url: str, auth_token: str) -> boo
     url = public_url(base_url, request)
     if "bodySHA256" in request.args:  # a JSON body: the validator's own rules
         return bool(validator.validate(url, request.form, signature))
-    parsed = urlsplit(url)
-    for candidate in (remove_port(parsed), add_port(parsed)):
+    for candidate in signed_urls(url):
         expected = validator.compute_signature(candidate, request.form)
         if hmac.compare_digest(expected.encode(), signature.encode()):
             return True

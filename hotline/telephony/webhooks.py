@@ -19,7 +19,7 @@ from ..calllog.journal import event
 from ..calllog.records import FINAL_STATUSES
 from ..calllog.spool import Recorder
 from ..ivr import engine
-from ..ivr.model import CallState, NodeKind, Step
+from ..ivr.model import CallState, Flow, Node, NodeKind, Step
 from ..logs import cause
 from ..startup import StartupFiles
 from . import consent, flow_registry, guard, twiml
@@ -44,6 +44,9 @@ require_twilio_signature(bp)
 
 _MAX_DIGITS = 64  # longer input is a wrong key all the same; no reason to carry it further
 _MAX_TRIES = 20
+# Every key that is not on a menu, in the store of rendered answers: the engine answers them all
+# alike and never records which key it was (a "key" may be a whole phone number).
+_ANY_WRONG_KEY = ("wrong key",)
 
 
 def _state_from_query() -> tuple[str, CallState] | None:
@@ -76,7 +79,8 @@ def voice() -> Response:
     sid = call_sid()
     if sid is None:
         return safe_twiml(400)
-    step = engine.start(flow_registry.current_flow())
+    flow = flow_registry.current_flow()
+    step, body = flow_registry.rendered_steps().get("start", lambda: _rendered(engine.start(flow)))
     key, version = caller_pseudonym()
     recorder().record(
         [
@@ -84,7 +88,28 @@ def voice() -> Response:
             event("step", sid, visited=list(step.visited)),
         ]
     )
-    return xml(render(step))
+    return xml(body)
+
+
+def _rendered(step: Step) -> tuple[Step, str]:
+    return step, render(step)
+
+
+def _menu_answer(flow: Flow, node: Node, digits: str | None, state: CallState) -> tuple[Step, str]:
+    """A key at a menu whose step says no runtime variable, for a call without call variables:
+    the answer depends on the key's meaning and the state alone, so it is rendered once."""
+    known = not digits or digits in node.options or digits in node.repeat_keys
+    return flow_registry.rendered_steps().get(
+        (
+            "step",
+            node.id,
+            digits if known else _ANY_WRONG_KEY,
+            state.language,
+            state.topic,
+            state.tries,
+        ),  # fmt: skip
+        lambda: _rendered(engine.advance(flow, node.id, digits, state)),
+    )
 
 
 @bp.post("/voice/step")
@@ -97,12 +122,16 @@ def voice_step() -> Response:
     parsed = _state_from_query()
     digits = request.form.get("Digits", "")[:_MAX_DIGITS] or None
     step: Step | None = None
+    body: str | None = None  # the TwiML of `step`, when it was rendered already
     if parsed is not None:
         node_id, state = parsed
-        state = consent.with_runtime_vars(state)
+        needed = flow_registry.says_runtime_variables(node_id)
+        state = consent.with_runtime_vars(state, needed)
         node = flow.nodes[node_id]
         try:
-            if node.kind is NodeKind.COLLECT:
+            if node.kind is NodeKind.MENU and not needed and not state.vars:
+                step, body = _menu_answer(flow, node, digits, state)
+            elif node.kind is NodeKind.COLLECT:
                 step = consent.collect(flow, node, digits, state)
             else:
                 step = engine.advance(flow, node_id, digits, state)
@@ -112,12 +141,14 @@ def voice_step() -> Response:
         # The call's place in the menu is lost (a changed flow, a mangled URL): start again kindly.
         log.info("call %s: menu state lost, restarting the menu", sid)
         step = engine.enter(flow, "restart", CallState())
-    step = consent.adjust(flow, step)
+    adjusted = consent.adjust(flow, step)  # (the caller's own number: never from the store)
+    if adjusted is not step or body is None:
+        step, body = adjusted, render(adjusted)
     visited = list(step.visited)
     recorder().record(
         [event("step", sid, visited=visited, language=step.state.language, topic=step.state.topic)]
     )
-    return xml(render(step))
+    return xml(body)
 
 
 @bp.post("/voice/callback-request")

@@ -85,6 +85,16 @@ def test_a_callback_to_the_callers_own_number_in_the_morning_without_saying_who_
     assert any(job_id.startswith(f"callback-{request.id}-") for job_id in scheduled)
 
 
+def test_the_number_menu_reads_the_digits_back_again_after_silence_or_a_wrong_key(app, twilio):
+    params = twilio.call_params(caller=CALLER)
+    number_menu = press(twilio, to_offer(twilio, params), params, "1")
+    silence = post(twilio, number_menu.find("./Redirect").text, params)
+    wrong = press(twilio, silence, params, "7")
+    for again in (silence, wrong):
+        assert node_of(again) == "callback_number"
+        assert "2 3" in all_speech(again) and "5550" not in all_speech(again)
+
+
 def test_another_number_typed_on_the_keypad_is_carried_only_encrypted(app, twilio):
     params = twilio.call_params(caller=CALLER)
     root = to_offer(twilio, params)

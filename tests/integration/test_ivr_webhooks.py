@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
 from twiml_helpers import (
@@ -15,6 +18,7 @@ from twiml_helpers import (
     said_languages,
 )
 
+from hotline.ivr.model import Prompt
 from hotline.models import CallRecord
 
 pytestmark = pytest.mark.usefixtures("redis_client")
@@ -145,6 +149,19 @@ def test_choosing_a_language_gives_the_topic_menu_in_that_language(app, twilio, 
     assert records(app)[0].language == language
 
 
+@pytest.mark.parametrize("caller", ["anonymous", "", "not a number", "+1", "+" + "9" * 40])
+def test_the_menus_answer_whatever_the_caller_id_says(app, twilio, caller):
+    # The language and topic menus never read the caller's number back: any From will do.
+    params = twilio.call_params(caller=caller)
+    topic_menu = press(twilio, start_call(twilio, params), params, "2")
+    assert query(gather(topic_menu).get("action"))["node"] == "topic"
+    assert set(said_languages(topic_menu)) == {"ru-RU"}
+    again = press(twilio, topic_menu, params, None)
+    assert query(gather(again).get("action"))["node"] == "topic"
+    routed = press(twilio, again, params, "1")
+    assert "/twilio/route" in routed.find("./Redirect").text
+
+
 @pytest.mark.parametrize(
     ("key", "topic"), [("1", "violence"), ("2", "trafficking"), ("3", "labor")]
 )
@@ -180,6 +197,37 @@ def test_a_caller_silent_at_the_callback_offer_hears_the_numbers_and_a_goodbye(a
     speech = all_speech(root).replace(" ", "")
     assert "112" in speech and "102" in speech
     assert ends_call(root)
+
+
+def test_every_call_at_the_same_step_hears_the_same_and_is_recorded_for_itself(app, twilio):
+    answers = []
+    for _ in range(3):
+        params = twilio.call_params()
+        root = press(twilio, start_call(twilio, params), params, "3")
+        answers.append(press(twilio, root, params, "7"))  # a wrong key at the topic menu
+    assert len({ET.tostring(root) for root in answers}) == 1
+    assert query(gather(answers[0]).get("action")) == {"node": "topic", "lang": "en", "tries": "1"}
+    assert [(r.language, r.ivr_path[-2:]) for r in records(app)] == [
+        ("en", ["topic:invalid", "topic"])
+    ] * 3
+
+
+def test_new_flows_are_heard_at_once_never_an_answer_rendered_from_the_old(app, twilio):
+    from hotline.telephony import flow_registry
+
+    params = twilio.call_params()
+    before = press(twilio, start_call(twilio, params), params, "3")
+    flows = app.extensions["flows"]
+    topic = flows["default"].nodes["topic"]
+    reworded = Prompt({lang: replace(text, text="Reworded topic menu.", audio=None)
+                       for lang, text in topic.prompt.texts.items()})  # fmt: skip
+    changed = replace(
+        flows["default"], nodes={**flows["default"].nodes, "topic": replace(topic, prompt=reworded)}
+    )
+    flow_registry.init_app(app, {**flows, "default": changed})
+    after = press(twilio, start_call(twilio, params), params, "3")
+    assert "Reworded topic menu." not in all_speech(before)
+    assert "Reworded topic menu." in all_speech(after)
 
 
 def test_zero_gives_the_emergency_numbers_and_returns_to_the_menu(app, twilio):
