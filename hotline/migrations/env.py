@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from hotline.models import Base
+from hotline.models.base import include_object_for
 
 config = context.config
 target_metadata = Base.metadata
@@ -38,7 +39,12 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets ALTER TABLE work on SQLite, the embedded default.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=include_object_for(connection.dialect.name),  # autogenerate's comparison
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Index, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -43,3 +45,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def only_on(dialect: str, index: Index) -> Index:
+    """An index built on one backend only (create_all, the migration and the comparison agree)."""
+    index.ddl_if(dialect=dialect)
+    index.info["only_on"] = dialect
+    return index
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object: leave out the model's objects meant for another backend."""
+
+    def include(obj: Any, _name: str | None, _type: str, reflected: bool, _other: Any) -> bool:
+        return reflected or getattr(obj, "info", {}).get("only_on", dialect) == dialect
+
+    return include

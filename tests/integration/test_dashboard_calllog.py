@@ -25,6 +25,8 @@ from test_dashboard_support import (
 )
 
 from hotline.calllog.pseudonym import caller_key
+from hotline.dashboard.calls import query as calllog_query
+from hotline.dashboard.calls import views as calllog_views
 from hotline.models import AuditEvent
 
 # pytest finds fixtures by name in the test module: these imports are the fixtures.
@@ -280,6 +282,35 @@ def test_csv_export_has_the_filtered_rows_and_a_repeat_count_but_no_caller_key(
     assert [row[0] for row in rows[1:]] == [str(calls["c"].id), str(calls["b"].id)]
     assert [row[9] for row in rows[1:]] == ["3", "2"]
     assert calls["b"].caller_key not in body
+
+
+@pytest.mark.parametrize("sort", ["-started_at", "started_at", "-wait_seconds"])
+def test_csv_repeat_counts_see_the_callers_calls_in_other_chunks(
+    app, dash, db, people, monkeypatch, sort
+):
+    monkeypatch.setattr(calllog_views, "CSV_CHUNK", 2)  # every caller's calls span chunks
+    monkeypatch.setattr(calllog_query, "LOOKUP_BATCH", 1)  # and a chunk's callers, statements
+    pseudonym = app.config["SETTINGS"].pseudonym_key
+    first, second = caller_key(CALLER, pseudonym), caller_key(OTHER_PHONE, pseudonym)
+    start = local(MON, 10)
+    expected = {}
+    for days, key, wait, count in (
+        (0, first, 30, "1"),
+        (1, second, 90, "1"),
+        (2, None, 15, ""),  # number withheld: no count
+        (10, first, 5, "2"),
+        (20, first, 60, "3"),
+        (31, second, 10, "1"),  # exactly 30 days after the first: outside its window
+        (32, second, 75, "2"),
+        (45, first, 40, "2"),  # days 20 and 45: day 10 is 35 days back
+    ):
+        call = add_call(db, start + timedelta(days=days), caller_key=key, wait_seconds=wait)
+        expected[str(call.id)] = count
+    dash.login("boss")
+    body = dash.client.get(f"/dashboard/calls.csv?sort={sort}").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))[1:]
+    assert len(rows) == len(expected)
+    assert {row[0]: row[9] for row in rows} == expected
 
 
 def test_csv_cells_cannot_start_a_spreadsheet_formula(app, dash, db, people):

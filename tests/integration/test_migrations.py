@@ -13,6 +13,7 @@ from support import POSTGRES_ADMIN_URL
 
 from hotline.migrate import upgrade
 from hotline.models import Base
+from hotline.models.base import include_object_for
 from hotline.settings import normalize_database_url
 
 
@@ -20,7 +21,10 @@ def _differences(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            only_here = include_object_for(connection.dialect.name)  # as migrations/env.py
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": False, "include_object": only_here}
+            )
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
