@@ -200,25 +200,30 @@ def drain_redis(
     `progressed` is called with the journal's done count after each batch is marked done (to
     wake this process's waiters).
     """
-    if not redis.set(LEASE, owner, nx=True, px=LEASE_MS):
-        return 0
     written = 0
-    try:
-        while True:
-            raw = redis.lrange(JOURNAL, 0, BATCH - 1)
-            if not raw:
-                return written
-            items = [json.loads(value) for value in raw]
-            count = apply(items, lambda: _renew(redis))
-            done = redis.eval(_POP, 3, JOURNAL, DONE, LEASE, owner, count, LEASE_MS)
-            if not done:
-                return written  # the lease lapsed; its new holder goes on from here
-            written += count
-            progressed(int(done))
-            for dead in _take_dead_letters():
-                redis.rpush(DEAD, json.dumps(dead))
-    finally:
-        redis.eval(_RELEASE, 1, LEASE, owner)
+    while redis.set(LEASE, owner, nx=True, px=LEASE_MS):
+        try:
+            while True:
+                raw = redis.lrange(JOURNAL, 0, BATCH - 1)
+                if not raw:
+                    break
+                items = [json.loads(value) for value in raw]
+                count = apply(items, lambda: _renew(redis))
+                done = redis.eval(_POP, 3, JOURNAL, DONE, LEASE, owner, count, LEASE_MS)
+                if not done:
+                    return written  # the lease lapsed; its new holder goes on from here
+                written += count
+                progressed(int(done))
+                for dead in _take_dead_letters():
+                    redis.rpush(DEAD, json.dumps(dead))
+        finally:
+            redis.eval(_RELEASE, 1, LEASE, owner)
+        # Events pushed after our last read found the lease still ours, so their own process's
+        # writer gave up on it: they would wait for the next wake (up to IDLE_SECONDS, while
+        # their webhook waited for them). Now that the lease is free, look once more.
+        if not redis.llen(JOURNAL):
+            break
+    return written
 
 
 def _renew(redis: Redis) -> None:

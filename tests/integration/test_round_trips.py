@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine, event, select, text
 from support import ALWAYS_ON_SHIFT, TwilioWebhooks, new_call_sid
 from twiml_helpers import parse
@@ -295,3 +296,43 @@ def test_new_calls_and_calls_under_way_in_one_batch_are_each_written_as_their_ev
         route = found[routed]
         assert (route.topic, route.outcome, len(route.attempts)) == ("labor", "routing", 1)
         assert route.ivr_path == ["greeting", "routing"]
+
+
+class _LateArrival(Redis):
+    """A real Redis whose client runs `hook` just before the writer gives its lease back: the
+    moment another process pushes its events and finds the lease still taken."""
+
+    hook: Any = None
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:  # type: ignore[override]
+        if script == spool._RELEASE and self.hook is not None:
+            hook, self.hook = self.hook, None
+            hook()
+        return super().eval(script, numkeys, *keys_and_args)
+
+
+def test_events_pushed_while_the_writer_lets_go_of_its_lease_are_written_at_once(
+    database: Database, redis_client: Redis
+) -> None:
+    """Another process's webhook pushes its events after this writer's last read; that process's
+    writer finds the lease taken and gives up. They were left until the next wake, up to 1 s,
+    while their webhook waited for them."""
+    redis = _LateArrival(connection_pool=redis_client.connection_pool)
+    late_sid = new_call_sid()
+
+    def another_process_pushes() -> None:
+        spool.push(redis_client, route_step(late_sid))
+        assert spool.drain_redis(redis_client, _apply(database), "other-process") == 0
+
+    redis.hook = another_process_pushes
+    spool.push(redis_client, first_webhook(new_call_sid()))
+    written = spool.drain_redis(redis, _apply(database), "this-process")
+    assert written == 4
+    assert spool.done_count(redis_client) == 4 and redis_client.llen(spool.JOURNAL) == 0
+    with database.session() as session:
+        record = session.scalar(select(CallRecord).where(CallRecord.call_sid == late_sid))
+        assert record is not None and len(record.attempts) == 1
+
+
+def _apply(database: Database) -> Any:
+    return lambda items, keep_alive: spool.apply_batch(database, items, keep_alive)
