@@ -79,6 +79,12 @@ def says(text: str) -> Prompt:
     return Prompt({lang: PromptText(lang, text) for lang in ("ru", "en")})
 
 
+def one_key_menu(node_id: str, text: str) -> Node:
+    """A menu saying `text`, whose only key (1) says goodbye."""
+    return Node(id=node_id, kind=NodeKind.MENU, prompt=says(text),
+                options={"1": Transition("bye")}, timeout_seconds=5)  # fmt: skip
+
+
 def tricky_flow(**changes: Node) -> Flow:
     """The digits said in the corners a walk reaches: after message nodes, in a notice, a
     transition's own prompt, on_exhausted, a collect node's next, a detour."""
@@ -94,13 +100,7 @@ def tricky_flow(**changes: Node) -> Flow:
         ),
         "hello": Node(id="hello", kind=NodeKind.MESSAGE, prompt=says("Hello."), next="more"),
         "more": Node(id="more", kind=NodeKind.MESSAGE, prompt=None, next="read_back"),
-        "read_back": Node(
-            id="read_back",
-            kind=NodeKind.MENU,
-            prompt=says("Ending in {last_two}?"),
-            options={"1": Transition("bye")},
-            timeout_seconds=5,
-        ),
+        "read_back": one_key_menu("read_back", "Ending in {last_two}?"),
         "typing": Node(
             id="typing",
             kind=NodeKind.COLLECT,
@@ -110,13 +110,7 @@ def tricky_flow(**changes: Node) -> Flow:
             max_retries=1,
             on_exhausted=Transition("bye"),
         ),
-        "plain": Node(
-            id="plain",
-            kind=NodeKind.MENU,
-            prompt=says("Plain menu."),
-            options={"1": Transition("bye")},
-            timeout_seconds=5,
-        ),
+        "plain": one_key_menu("plain", "Plain menu."),
         "hidden": Node(id="hidden", kind=NodeKind.MESSAGE, prompt=says("Hidden."), next="bye"),
         "bye": Node(id="bye", kind=NodeKind.HANGUP, prompt=says("Goodbye.")),
     }

@@ -232,7 +232,7 @@ def _caller_times(
                     "highs": [windows[key][1] for key in batch],
                 },
             )
-            yield from ((key, started) for key, started in rows)
+            yield from rows
         return
     # SQLite (small installs): one time span for all the keys.
     low = min(first for first, _ in windows.values()) - REPEAT_WINDOW
