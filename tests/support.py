@@ -117,3 +117,33 @@ def config_without_wrap_up(tmp: Any) -> str:
         assert "wrap_up_seconds: 120" in text, "config/routing.yaml: wrap_up_seconds not found"
         routing.write_text(text.replace("wrap_up_seconds: 120", "wrap_up_seconds: 0"))
     return str(target)
+
+
+def journal_written(env: dict[str, str], timeout: float = 15.0) -> None:
+    """Wait until the call events queued in the server's Redis so far are in its database.
+
+    A webhook answers without waiting for the journal's writer (hotline.calllog.spool): a test
+    reading a record right after a call's last webhook waits for what that webhook queued (with
+    Redis away the webhook itself waits; nothing is queued in Redis then, so this returns).
+    """
+    import time
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from hotline.calllog import spool
+
+    url = env.get("REDIS_URL", "")
+    if not url:
+        return
+    client = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        pushed = int(client.get(spool.PUSHED) or 0)
+        deadline = time.monotonic() + timeout
+        while int(client.get(spool.DONE) or 0) < pushed:
+            assert time.monotonic() < deadline, "the call's events were not written in time"
+            time.sleep(0.01)
+    except RedisError:
+        return
+    finally:
+        client.close()

@@ -314,6 +314,12 @@ def _unanswered(session: Session, record: CallRecord, item: Event, at: datetime)
         record.outcome = CallOutcome.NO_ANSWER.value
 
 
+def _callback_requested(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
+    """The callback request was committed (with this outcome) by its webhook; this event, queued
+    after the call's earlier events, keeps the outcome if one of them was applied meanwhile."""
+    record.outcome = CallOutcome.CALLBACK_REQUESTED.value
+
+
 def _status(session: Session, record: CallRecord, item: Event, at: datetime) -> None:
     status = item["status"]
     records.finalize(record, status, item.get("duration"), at)
@@ -380,6 +386,7 @@ _HANDLERS = {
     "accepted": _accepted,
     "legs_ended": _legs_ended,
     "unanswered": _unanswered,
+    "callback_requested": _callback_requested,
     "status": _status,
     "line_joined": _line_joined,
     "line_left": _line_left,

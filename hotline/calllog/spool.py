@@ -1,10 +1,10 @@
 """Where call-record events wait for the database: a Redis list, or a file on this host.
 
 The webhooks append events (hotline.calllog.journal) and go on answering the caller; a background
-thread in every web process (the applier) writes them to the database in order. When the
-database is well, a webhook waits up to WAIT_SECONDS for its own events to be written, so records
-are current the moment the answer leaves; when it is slow or down, nobody waits and the events
-stay queued until it is back. Nothing is lost while either store holds the events:
+thread in every web process (the applier) writes them to the database in order, within
+milliseconds while it is well; when it is slow or down, the events stay queued until it is back.
+Only a webhook whose events go to this host's spool waits (up to WAIT_SECONDS, see below) for
+them to be written. Nothing is lost while either store holds the events:
 - Redis up: one list, hotline:journal, shared by every process and host (FIFO, so in order);
   one drainer at a time (a lease in Redis); `pushed` and `done` counters say how far it got.
 - Redis down (or not configured): HOTLINE_SPOOL_DIR/<database>/journal.jsonl on this host,
@@ -52,19 +52,16 @@ JOURNAL, PUSHED, DONE = "hotline:journal", "hotline:journal:pushed", "hotline:jo
 LEASE, DEAD = "hotline:journal:lease", "hotline:journal:dead"
 BATCH = 50
 LEASE_MS = 30_000
-# A webhook waits at most WAIT_SECONDS for its own events to be written, so a record is current
-# when the answer leaves (and claims taken in the database while Redis is away see the ring
-# attempts), but gives up as soon as the writing stalls for STALL_SECONDS (the database is slow or
-# down, whichever process is writing) or this process saw it slow already. The menu's events
-# (a call opened, a menu step: most of all webhooks) are not waited for: nothing reads them in the
-# meantime, the journal holds them, and the next waiting webhook of the call finds them written.
+# While Redis holds the journal, no webhook waits for its events to be written: the shared list
+# keeps them in order, the writer is woken at once and has them in the database within
+# milliseconds, and nothing on the call path reads the records back while Redis holds the claims
+# (waiting would only delay the caller's answer by the writer's round trips, and under a burst by
+# everyone's records). With Redis away, the events go to this host's spool and claims are taken in
+# the database, which reads the ring attempts: there a webhook waits at most WAIT_SECONDS for its
+# own events (except the menu's, NOT_WAITED_FOR: nothing reads them), and gives up as soon as the
+# writing stalls for STALL_SECONDS (the database is slow or down) or this process saw it slow.
 WAIT_SECONDS = 2.0
 NOT_WAITED_FOR = frozenset({"opened", "step"})
-# Nor does a webhook wait behind a backlog (a burst of calls: the writer is seconds behind): its
-# caller's answer would wait for everyone's records. The records catch up within seconds; the
-# call path reads nothing from them while Redis holds the claims. (With Redis away, claims are
-# taken in the database and read the ring attempts: there a webhook still waits.)
-WAIT_BACKLOG = 4 * BATCH
 STALL_SECONDS = 0.75
 SLOW_BATCH_SECONDS = 1.5  # a batch slower than this means the database is not well
 IDLE_SECONDS = 1.0
@@ -359,7 +356,7 @@ class Recorder:
         self._done_seen, self._done_read_at = 0, 0.0
 
     def record(self, events: Sequence[Event], wait: float | None = None) -> None:
-        """Queue the events (Redis, else this host's spool), and wait a moment for the write."""
+        """Queue the events in Redis, else in this host's spool (then wait a moment for them)."""
         if not events:
             return
         self._ensure_thread()
@@ -370,7 +367,7 @@ class Recorder:
         redis = self.gate.client()
         if redis is not None:
             try:
-                seq = push(redis, events, once=journal.request_key())
+                push(redis, events, once=journal.request_key())
             except RedisError as exc:
                 log.warning(
                     "journal in Redis unavailable (%s): spooling here", cause(exc), exc_info=exc
@@ -378,7 +375,6 @@ class Recorder:
                 self.gate.failed(exc)
             else:
                 self._wake.set()
-                self._wait(cap, seq, lambda: self._redis_done(redis), backlog=WAIT_BACKLOG)
                 return
         try:
             seq = self.local.append(events)
@@ -402,11 +398,9 @@ class Recorder:
         if self.local.pending():
             self._wait(WAIT_SECONDS, self.local._read_count("pushed"), self.local.done_count)
 
-    def _wait(
-        self, cap: float, seq: int, done: Callable[[], int], backlog: int | None = None
-    ) -> None:
-        """Wait until event `seq` is written, at most `cap` seconds, and not at all while more
-        than `backlog` events are ahead of it, nor once the writing stalls."""
+    def _wait(self, cap: float, seq: int, done: Callable[[], int]) -> None:
+        """Wait until event `seq` is written, at most `cap` seconds, and no more once the writing
+        stalls."""
         from .. import budget  # the deadline of the webhook we are in, if any
 
         if cap <= 0 or not self.healthy:
@@ -418,8 +412,6 @@ class Recorder:
                 written = done()
                 if written >= seq:
                     return
-                if backlog is not None and seq - written > backlog:
-                    return  # a burst: the writer is far behind, the caller must not be
                 if written != last:
                     last, moved_at = written, time.monotonic()
                 elif time.monotonic() - moved_at > STALL_SECONDS:

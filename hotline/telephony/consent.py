@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..callbacks.config import CallbackConfig
 from ..callbacks.numbers import check_number, last_two_digits, parse_keypad
 from ..callbacks.service import request_callback
+from ..calllog.journal import event
 from ..calllog.pseudonym import normalize_number
 from ..crypto import encrypt
 from ..db import get_db
@@ -142,6 +143,10 @@ def register(flow: Flow, call_sid: str, state: CallState) -> Step:
     config = settings()
     redis = get_redis()
     queue = Queue(CALLBACKS, connection=redis) if redis is not None else None
+    # The call's events queued so far (its routing, nobody available) are written first: the
+    # writer applying one of them during this write would set the outcome back after it.
+    recorder = current_app.extensions["recorder"]
+    recorder.settle()
     try:
         with get_db().session() as session:
             record = open_record(session, call_sid)
@@ -172,4 +177,7 @@ def register(flow: Flow, call_sid: str, state: CallState) -> Step:
             cause(exc),
             exc_info=exc,
         )
+    # And in the journal too, after them: the outcome holds even if the writer was too slow for
+    # the wait above.
+    recorder.record([event("callback_requested", call_sid)])
     return engine.enter(flow, CONFIRMED.format(window=window), state)

@@ -7,7 +7,7 @@ import time
 import pytest
 from privacy_scan import scan_database, scan_lines
 from sqlalchemy import create_engine, select
-from support import AUTH_TOKEN
+from support import AUTH_TOKEN, journal_written
 
 from hotline.models import CallRecord
 from hotline.simulate import SimulatedCall, scripted
@@ -20,6 +20,7 @@ def spoken(heard) -> str:
 
 
 def record_of(env, call_sid) -> CallRecord:
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     try:
         with engine.connect() as connection:
@@ -60,6 +61,7 @@ def test_an_unsigned_call_is_refused_with_403(server):
     call = SimulatedCall(base_url, AUTH_TOKEN)
     exchange = call.post(f"{base_url}/twilio/voice", signed=False)
     assert exchange.status == 403
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     with engine.connect() as connection:
         table = CallRecord.__table__
@@ -82,6 +84,7 @@ def test_the_number_reaches_neither_the_database_nor_the_server_log(server):
     base_url, env, log_path = server
     for keys in (["2", "1"], ["1", "9", "3"], ["3", "0", "2"], [None, None, None, "5"]):
         SimulatedCall(base_url, AUTH_TOKEN, caller=CALLER).run(scripted(keys))
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     try:
         assert scan_database(engine, CALLER) == []

@@ -13,7 +13,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
-from support import AUTH_TOKEN
+from support import AUTH_TOKEN, journal_written
 
 from hotline.models import CallRecord, utcnow
 from hotline.outcomes import store
@@ -53,6 +53,7 @@ def volunteers_report_their_calls(routed_server):
     after the call: that ends their wrap-up, so the next test finds everyone free again."""
     yield
     _, env, _ = routed_server
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     try:
         with Session(engine) as session:
@@ -76,6 +77,7 @@ def redis_client_for(env):
 
 
 def record_of(env, call_sid):
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     try:
         with engine.connect() as connection:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from sqlalchemy import create_engine, select
-from support import AUTH_TOKEN, redis_test_url, test_env
+from support import AUTH_TOKEN, journal_written, redis_test_url, test_env
 from twilio_fake import FakeTwilio
 
 from hotline.devserver import free_port, gunicorn_server
@@ -172,6 +172,7 @@ def moved_in(twilio: FakeTwilio, caller: Caller, timeout: float = 5.0) -> ET.Ele
 
 
 def record_of(env, sid):
+    journal_written(env)
     engine = create_engine(env["DATABASE_URL"])
     try:
         deadline = time.monotonic() + 10

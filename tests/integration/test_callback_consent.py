@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from privacy_scan import scan_database, scan_lines
 from rq import Queue
@@ -194,3 +197,60 @@ def test_redis_down_at_consent_still_commits_and_confirms(sqlite_url):
         [request] = session.scalars(select(CallbackRequest)).all()
         assert request.status == "pending" and request.window == "any"
     app.extensions["db"].dispose()
+
+
+def test_the_outcome_stays_callback_requested_when_the_writer_applies_an_earlier_event_meanwhile(
+    app, twilio
+):
+    """The journal's writer is applying the call's earlier events (a volunteer rung, no answer)
+    when the caller's consent is committed: it read the record before the commit and writes after
+    it. The outcome must still end up "callback requested" (it was set back to no answer)."""
+    from sqlalchemy import event as orm_event
+    from sqlalchemy.orm import Session
+
+    from hotline.calllog import journal
+
+    params = twilio.call_params(caller=CALLER)
+    root = to_offer(twilio, params)
+    for key in ("1", "1", "2", "2"):
+        root = press(twilio, root, params, key)
+    register_url = root.find("./Redirect").text
+    recorder = app.extensions["recorder"]
+    registered: list[object] = []
+    started: list[bool] = []
+
+    def consent_commits_meanwhile(session, *_):  # the writer's flush of the earlier event
+        if started or threading.current_thread().name != "hotline-applier":
+            return
+        if not any(getattr(o, "call_sid", None) == params["CallSid"] for o in session.dirty):
+            return
+        started.append(True)
+        worker = threading.Thread(
+            target=lambda: registered.append(post(twilio, register_url, params))
+        )
+        worker.start()
+        worker.join(timeout=30)
+
+    orm_event.listen(Session, "before_flush", consent_commits_meanwhile)
+    try:
+        sid = params["CallSid"]
+        recorder.record(
+            [
+                journal.event("ring", sid, seq=0, volunteer=7),
+                journal.event("legs_ended", sid, seqs=[0], dial_status="no-answer"),
+                journal.event("unanswered", sid, reason="exhausted"),
+            ]
+        )
+        deadline = time.monotonic() + 30
+        while not registered:
+            assert time.monotonic() < deadline, "the consent was never posted"
+            time.sleep(0.05)
+    finally:
+        orm_event.remove(Session, "before_flush", consent_commits_meanwhile)
+    assert ends_call(registered[0])
+    recorder.settle()
+    [request] = requests(app)
+    with app.extensions["db"].session() as session:
+        record = session.scalar(select(CallRecord).where(CallRecord.call_sid == params["CallSid"]))
+        assert record.outcome == "callback_requested"
+        assert request.call_record_id == record.id

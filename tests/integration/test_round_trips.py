@@ -231,6 +231,19 @@ def test_a_connection_idle_long_enough_is_checked_before_use(
         database.dispose()
 
 
+def _written_with_attempt(app: Any, sid: str) -> CallRecord | None:
+    with app.extensions["db"].session() as session:
+        record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
+        return record if record is not None and len(record.attempts) == 1 else None
+
+
+def _wait_until_written(app: Any, sid: str) -> None:
+    deadline = time.monotonic() + 60
+    while _written_with_attempt(app, sid) is None:
+        assert time.monotonic() < deadline, "the call's events were never written"
+        time.sleep(0.05)
+
+
 def test_a_webhook_behind_a_burst_answers_without_waiting_and_its_events_are_written(
     app: Any,
 ) -> None:
@@ -246,17 +259,30 @@ def test_a_webhook_behind_a_burst_answers_without_waiting_and_its_events_are_wri
     recorder.record(route_step(sid))
     assert time.monotonic() - started < 0.3
     assert spool.done_count(redis) < len(burst)  # (the writer was still behind)
+    _wait_until_written(app, sid)
 
-    def written() -> CallRecord | None:
-        with app.extensions["db"].session() as session:
-            query = select(CallRecord).where(CallRecord.call_sid == sid)
-            record = session.scalar(query)
-            return record if record is not None and len(record.attempts) == 1 else None
 
-    deadline = time.monotonic() + 60
-    while written() is None:
-        assert time.monotonic() < deadline, "the call's events were never written"
-        time.sleep(0.2)
+def test_a_route_step_does_not_wait_for_the_writer_while_redis_holds_its_events(
+    app: Any,
+) -> None:
+    """Another process holds the writer's lease, in the middle of a slow batch: this process
+    cannot write. The route step's answer does not wait for it (it waited until the writing was
+    seen stalled, 0.75 s); its events are written once the lease is free again."""
+    recorder = app.extensions["recorder"]
+    redis = app.extensions["redis_gate"].client()
+    recorder.settle()
+    redis.set(spool.LEASE, "another-process", px=spool.LEASE_MS)
+    sid = new_call_sid()
+    try:
+        started = time.monotonic()
+        recorder.record(conference_route_step(sid))
+        assert time.monotonic() - started < 0.1
+        time.sleep(0.3)
+        assert _written_with_attempt(app, sid) is None  # (nothing could write it meanwhile)
+    finally:
+        redis.delete(spool.LEASE)
+    recorder.record(menu_step(new_call_sid()))  # the next webhook wakes this process's writer
+    _wait_until_written(app, sid)
 
 
 def test_new_calls_and_calls_under_way_in_one_batch_are_each_written_as_their_events_say(
