@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
+from redis import Redis
+from redis.exceptions import RedisError
 
+from hotline.calllog import spool
 from hotline.telephony.signature import sign
 
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -126,13 +130,6 @@ def journal_written(env: dict[str, str], timeout: float = 15.0) -> None:
     reading a record right after a call's last webhook waits for what that webhook queued (with
     Redis away the webhook itself waits; nothing is queued in Redis then, so this returns).
     """
-    import time
-
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    from hotline.calllog import spool
-
     url = env.get("REDIS_URL", "")
     if not url:
         return
@@ -140,7 +137,7 @@ def journal_written(env: dict[str, str], timeout: float = 15.0) -> None:
     try:
         pushed = int(client.get(spool.PUSHED) or 0)
         deadline = time.monotonic() + timeout
-        while int(client.get(spool.DONE) or 0) < pushed:
+        while spool.done_count(client) < pushed:
             assert time.monotonic() < deadline, "the call's events were not written in time"
             time.sleep(0.01)
     except RedisError:

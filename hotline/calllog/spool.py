@@ -355,15 +355,11 @@ class Recorder:
         self._done_lock = threading.Lock()
         self._done_seen, self._done_read_at = 0, 0.0
 
-    def record(self, events: Sequence[Event], wait: float | None = None) -> None:
+    def record(self, events: Sequence[Event]) -> None:
         """Queue the events in Redis, else in this host's spool (then wait a moment for them)."""
         if not events:
             return
         self._ensure_thread()
-        if wait is None:
-            menu_only = all(item["kind"] in NOT_WAITED_FOR for item in events)
-            wait = 0.0 if menu_only else WAIT_SECONDS
-        cap = wait
         redis = self.gate.client()
         if redis is not None:
             try:
@@ -382,7 +378,8 @@ class Recorder:
             log.error("call events lost: the local spool failed (%s)", cause(exc), exc_info=exc)
             return
         self._wake.set()
-        self._wait(cap, seq, self.local.done_count)
+        if any(item["kind"] not in NOT_WAITED_FOR for item in events):
+            self._wait(WAIT_SECONDS, seq, self.local.done_count)
 
     def settle(self) -> None:
         """Wait, as a webhook would, until the events queued so far are written (or it stalls)."""
