@@ -8,6 +8,8 @@ answers 500 (naming the violations) when an answer does not conform.
 
 from __future__ import annotations
 
+import base64
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -264,3 +266,79 @@ def test_a_ring_with_a_budget_gives_up_on_a_slow_twilio_and_the_next_waits_as_lo
         assert place(calls, f"{webhooks.url}/status").startswith("CA")
     finally:
         proxy.close()
+
+
+class HangingUpTwilio:
+    """A server that reads each request and closes the connection without answering: what a
+    Twilio edge restarting mid-request looks like to the client."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                if connection.recv(65536):
+                    self.requests += 1
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_ring_whose_connection_drops_is_sent_once_and_fails_as_network() -> None:
+    """Calls.create is not idempotent: a client retrying on its own would ring a phone twice."""
+    twilio = HangingUpTwilio()
+    try:
+        with pytest.raises(DialError) as error:
+            place(calls_to(twilio.url), "https://hotline.example.org/twilio/line/leg-status")
+        assert error.value.code == "network"
+        time.sleep(0.3)  # a retry would arrive now
+        assert twilio.requests == 1
+    finally:
+        twilio.close()
+
+
+def test_the_ring_reaches_twilio_as_a_form_with_repeated_keys_and_basic_auth() -> None:
+    """What requests sent before: a list as repeated keys, no empty parameter, Basic auth."""
+    seen: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            seen["body"] = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            seen["type"] = self.headers["Content-Type"]
+            seen["auth"] = self.headers["Authorization"]
+            payload = b'{"sid": "CA' + b"a" * 32 + b'"}'
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_twilio_client(Settings.from_env(test_env(
+            TWILIO_API_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}",
+            TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN,
+        )))  # fmt: skip
+        client.calls.create(to=VOLUNTEER, from_="+77270000000", url="https://h.example.org/x",
+                            status_callback_event=["initiated", "completed"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen["body"]["StatusCallbackEvent"] == ["initiated", "completed"]
+    assert seen["body"]["To"] == [VOLUNTEER]
+    assert "Timeout" not in seen["body"]  # twilio-python's unset values are not sent
+    assert seen["type"] == "application/x-www-form-urlencoded"
+    expected = base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+    assert seen["auth"] == f"Basic {expected}"
