@@ -19,6 +19,7 @@ fallback (which would mean the REST ring failed).
 
     .venv/bin/python bench/webhook_load.py [--runs 3] [--duration 8] [--sizes 100,10000]
         [--latency-sizes 10,100,1000,10000] [--backends sqlite,postgresql]
+        [--only menu,route] [--skip-load | --skip-latency]
 
 Redis: HOTLINE_BENCH_REDIS_URL, else HOTLINE_TEST_REDIS_URL (database 13; the claims and journal
 keys it makes are deleted). PostgreSQL: throwaway databases made from HOTLINE_TEST_POSTGRES_URL
@@ -429,6 +430,7 @@ def main() -> None:
     parser.add_argument("--latency-sizes", default="10,100,1000,10000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-load", action="store_true", help="only the one-client table")
     parser.add_argument(
         "--only", default="", help="comma-separated parts of row names to measure (and baselines)"
     )
@@ -440,7 +442,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="webhook-load-") as tmp:
             print(f"fresh interpreter, import hotline + create_webhooks_app(): "
                   f"{import_seconds() * 1000:.0f} ms (median of 3)", flush=True)  # fmt: skip
-            load_table(args, Path(tmp))
+            if not args.skip_load:
+                load_table(args, Path(tmp))
             if not args.skip_latency:
                 latency_table(args, Path(tmp))
     finally:
