@@ -6,8 +6,8 @@ would put a survivor's number in the logs. QuietHttpClient logs method, path and
 It is also lean: urllib3 directly, not requests. A webhook rings a volunteer through the API
 before it answers, and requests' own work (preparing the request, merging the environment's proxy
 settings, hooks, cookies) was a quarter of the route step's CPU; twilio-python only needs the
-HttpClient interface. Proxy variables (HTTPS_PROXY, NO_PROXY) are read once, when the client is
-made.
+HttpClient interface. Proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) are read once, when
+the client is made.
 
 TWILIO_API_BASE_URL sends every request to a Twilio-compatible server instead (Prism, the tests'
 fake). The host is rewritten in the HTTP client, after twilio-python has built the URL, because
@@ -79,9 +79,12 @@ class QuietHttpClient(HttpClient):
             "cert_reqs": "CERT_REQUIRED",
             "ca_certs": certifi.where(),  # the bundle requests used: the same trust as before
         }
-        proxy = urllib.request.getproxies().get("https")
         self._direct = urllib3.PoolManager(**options)
-        self._proxied = urllib3.ProxyManager(proxy, **options) if proxy else None
+        self._proxied = {
+            scheme: urllib3.ProxyManager(proxy, **options)
+            for scheme, proxy in urllib.request.getproxies().items()
+            if scheme in ("http", "https")
+        }
 
     def request(  # type: ignore[override]
         self,
@@ -132,10 +135,11 @@ class QuietHttpClient(HttpClient):
         return Response(int(answer.status), text, dict(answer.headers))
 
     def _pool_for(self, url: str) -> urllib3.PoolManager:
-        host = urlsplit(url).hostname or ""
-        if self._proxied is None or urllib.request.proxy_bypass(host):
+        parts = urlsplit(url)
+        proxied = self._proxied.get(parts.scheme)
+        if proxied is None or urllib.request.proxy_bypass(parts.hostname or ""):
             return self._direct
-        return self._proxied
+        return proxied
 
     def rewrite(self, url: str) -> str:
         """Where the request goes: Twilio's URL as twilio-python built it."""

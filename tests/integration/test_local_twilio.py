@@ -305,40 +305,76 @@ def test_a_ring_whose_connection_drops_is_sent_once_and_fails_as_network() -> No
         twilio.close()
 
 
+class RecordingTwilio:
+    """An HTTP server answering every POST with a new call's JSON, noting what it received."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                seen.update(path=self.path, body=parse_qs(raw), type=self.headers["Content-Type"])
+                seen["auth"] = self.headers["Authorization"]
+                payload = b'{"sid": "CA' + b"a" * 32 + b'"}'
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _client_to(base_url: str) -> Any:
+    return make_twilio_client(Settings.from_env(test_env(
+        TWILIO_API_BASE_URL=base_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN,
+    )))  # fmt: skip
+
+
 def test_the_ring_reaches_twilio_as_a_form_with_repeated_keys_and_basic_auth() -> None:
     """What requests sent before: a list as repeated keys, no empty parameter, Basic auth."""
-    seen: dict[str, Any] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-        def do_POST(self) -> None:  # noqa: N802
-            seen["body"] = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-            seen["type"] = self.headers["Content-Type"]
-            seen["auth"] = self.headers["Authorization"]
-            payload = b'{"sid": "CA' + b"a" * 32 + b'"}'
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    twilio = RecordingTwilio()
     try:
-        client = make_twilio_client(Settings.from_env(test_env(
-            TWILIO_API_BASE_URL=f"http://127.0.0.1:{server.server_address[1]}",
-            TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN,
-        )))  # fmt: skip
-        client.calls.create(to=VOLUNTEER, from_="+77270000000", url="https://h.example.org/x",
-                            status_callback_event=["initiated", "completed"])  # fmt: skip
+        _client_to(twilio.url).calls.create(
+            to=VOLUNTEER, from_="+77270000000", url="https://h.example.org/x",
+            status_callback_event=["initiated", "completed"],
+        )  # fmt: skip
     finally:
-        server.shutdown()
-        server.server_close()
+        twilio.close()
+    seen = twilio.seen
     assert seen["body"]["StatusCallbackEvent"] == ["initiated", "completed"]
     assert seen["body"]["To"] == [VOLUNTEER]
     assert "Timeout" not in seen["body"]  # twilio-python's unset values are not sent
     assert seen["type"] == "application/x-www-form-urlencoded"
     expected = base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
     assert seen["auth"] == f"Basic {expected}"
+
+
+def test_the_rest_calls_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = RecordingTwilio()  # answers as Twilio would, through the proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        # twilio.invalid resolves nowhere: only a proxy can carry the request.
+        sid = TwilioCalls(_client_to("http://twilio.invalid"), "+77270000000").call_volunteer(
+            to=VOLUNTEER, url="https://h.example.org/x", status_callback="https://h.example.org/s",
+            timeout=25,
+        )  # fmt: skip
+    finally:
+        proxy.close()
+    assert sid.startswith("CA")
+    assert proxy.seen["path"].startswith(f"http://twilio.invalid/2010-04-01/Accounts/{ACCOUNT}/")
