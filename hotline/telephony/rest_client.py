@@ -126,7 +126,6 @@ class QuietHttpClient(HttpClient):
                 headers=sent,
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
                 redirect=allow_redirects,
-                retries=False,
             )
         except urllib3.exceptions.HTTPError as exc:
             raise NetworkError(type(exc).__name__) from None

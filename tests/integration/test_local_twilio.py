@@ -34,9 +34,23 @@ from hotline.telephony.signature import sign
 ACCOUNT = "AC" + "2" * 32
 TOKEN = "local-stand-in-token-0123456789"
 VOLUNTEER = "+77011110001"
+HOTLINE = Settings.from_env(test_env()).hotline_phone_number
 
 
-class Webhooks:
+class LocalServer:
+    """A threaded HTTP server on a free port of this host, serving `handler`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Webhooks(LocalServer):
     """A tiny HTTP server standing in for the hotline's status callback URL: records each POST."""
 
     def __init__(self) -> None:
@@ -56,13 +70,7 @@ class Webhooks:
                 self.send_response(204)
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
@@ -85,11 +93,15 @@ def validated_url(stand_in: LocalTwilio, tmp_path_factory: pytest.TempPathFactor
         yield url
 
 
-def calls_to(base_url: str, token: str = TOKEN) -> TwilioCalls:
+def twilio_client(base_url: str, token: str = TOKEN) -> Any:
     settings = Settings.from_env(
         test_env(TWILIO_API_BASE_URL=base_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=token)
     )
-    return TwilioCalls(make_twilio_client(settings), settings.hotline_phone_number)
+    return make_twilio_client(settings)
+
+
+def calls_to(base_url: str, token: str = TOKEN) -> TwilioCalls:
+    return TwilioCalls(twilio_client(base_url, token), HOTLINE)
 
 
 def place(calls: TwilioCalls, status_url: str, timeout: int = 25) -> str:
@@ -305,7 +317,7 @@ def test_a_ring_whose_connection_drops_is_sent_once_and_fails_as_network() -> No
         twilio.close()
 
 
-class RecordingTwilio:
+class RecordingTwilio(LocalServer):
     """An HTTP server answering every POST with a new call's JSON, noting what it received."""
 
     def __init__(self) -> None:
@@ -327,26 +339,14 @@ class RecordingTwilio:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _client_to(base_url: str) -> Any:
-    return make_twilio_client(Settings.from_env(test_env(
-        TWILIO_API_BASE_URL=base_url, TWILIO_ACCOUNT_SID=ACCOUNT, TWILIO_AUTH_TOKEN=TOKEN,
-    )))  # fmt: skip
+        super().__init__(Handler)
 
 
 def test_the_ring_reaches_twilio_as_a_form_with_repeated_keys_and_basic_auth() -> None:
     """What requests sent before: a list as repeated keys, no empty parameter, Basic auth."""
     twilio = RecordingTwilio()
     try:
-        _client_to(twilio.url).calls.create(
+        twilio_client(twilio.url).calls.create(
             to=VOLUNTEER, from_="+77270000000", url="https://h.example.org/x",
             status_callback_event=["initiated", "completed"],
         )  # fmt: skip
@@ -370,7 +370,7 @@ def test_the_rest_calls_go_through_the_proxy_the_environment_names(
     monkeypatch.delenv("no_proxy", raising=False)
     try:
         # twilio.invalid resolves nowhere: only a proxy can carry the request.
-        sid = TwilioCalls(_client_to("http://twilio.invalid"), "+77270000000").call_volunteer(
+        sid = calls_to("http://twilio.invalid").call_volunteer(
             to=VOLUNTEER, url="https://h.example.org/x", status_callback="https://h.example.org/s",
             timeout=25,
         )  # fmt: skip
